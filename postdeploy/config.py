@@ -1,0 +1,365 @@
+"""Environments: `environments/NAME.toml` resolved into one frozen, validated object.
+
+Rules the loader enforces, each failure a `ConfigError` naming the file and the key:
+- unknown keys are errors (a typo must not silently fall back to a default);
+- secrets are never values in the file: a secret field `password` is given as
+  `password_env = "VAR"` (an environment variable) or `password_file = "path"`
+  (a mounted secret, as Docker and Kubernetes provide them);
+- `${env:VAR}` in a string reads a non-secret environment variable, `${state:key}`
+  reads a key of the JSON file named by the top-level `state_file` (the local
+  sandbox writes its ports there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from postdeploy.durations import parse_duration
+from postdeploy.errors import ConfigError
+from postdeploy.redaction import Secret
+
+ENV_VAR = "POSTDEPLOY_ENV"
+ENV_DIR_VAR = "POSTDEPLOY_ENV_DIR"
+
+
+class Duration(float):
+    """Seconds, written in the file as "30s", "15m" or a number."""
+
+
+@dataclass(frozen=True)
+class User:
+    """The synthetic test user the suite logs in with (it exists and is verified)."""
+
+    email: str
+    password: Secret
+
+
+@dataclass(frozen=True)
+class Api:
+    base_url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    connect_timeout: Duration = Duration(3.0)
+    read_timeout: Duration = Duration(10.0)
+    verify_tls: bool = True
+    user: User | None = None
+    ping_path: str = "/api/v1/ping"
+    version_path: str = "/api/v1/version"
+    health_path: str = "/api/v1/health"
+    readiness_path: str = "/api/v1/readiness"
+    login_path: str = "/api/v1/auth/login"
+    projects_path: str = "/api/v1/projects"
+    business_path: str = "/api/v1/escrow/transactions"
+    # The opt-in write variant of item 10: create with POST, delete by id.
+    write_create_path: str = "/api/v1/projects"
+    write_create_body: dict[str, Any] = field(
+        default_factory=lambda: {"title": "postdeploy synthetic check", "budget": 1}
+    )
+    write_delete_path: str = "/api/v1/projects/{id}"
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    url: str
+    job: str
+    timeout: Duration = Duration(10.0)
+    headers: dict[str, str] = field(default_factory=dict)
+    token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class Database:
+    dsn: str
+    password: Secret | None = None
+    statement_timeout: Duration = Duration(5.0)
+    connect_timeout: Duration = Duration(5.0)
+    application_name: str = "postdeploy"
+
+
+@dataclass(frozen=True)
+class Logs:
+    kind: str  # file | docker | kubectl
+    path: str = ""
+    container: str = ""
+    selector: str = ""
+    namespace: str = ""
+    context: str = ""
+    timezone: str = "UTC"
+    timeout: Duration = Duration(20.0)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    kind: str  # process | docker | kubectl
+    pidfile: str = ""
+    container: str = ""
+    selector: str = ""
+    namespace: str = ""
+    context: str = ""
+    timeout: Duration = Duration(20.0)
+
+
+@dataclass(frozen=True)
+class Sentry:
+    org: str
+    project: str
+    token: Secret
+    url: str = "https://sentry.io"
+    project_id: str = ""
+    environment: str = ""
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
+class Expected:
+    version: str = ""
+    commit: str = ""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    error_rate: float = 0.01
+    error_rate_rollback: float = 0.10
+    latency_p95: Duration = Duration(0.5)
+    min_requests: int = 50
+    # When a metric has too few samples to judge, does that count as an issue?
+    inconclusive_is_issue: bool = True
+
+
+@dataclass(frozen=True)
+class Windows:
+    first15: Duration = Duration(900.0)
+    # A window never reaches further back than the deploy, but never narrower than this,
+    # so that a run seconds after the deploy still has samples to look at.
+    min_window: Duration = Duration(60.0)
+
+
+@dataclass(frozen=True)
+class Wait:
+    attempts: int = 30
+    interval: Duration = Duration(5.0)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment target, as loaded from `environments/NAME.toml`."""
+
+    name: str
+    path: str
+    api: Api
+    description: str = ""
+    state_file: str = ""
+    prometheus: Prometheus | None = None
+    database: Database | None = None
+    logs: Logs | None = None
+    runtime: Runtime | None = None
+    sentry: Sentry | None = None
+    expected: Expected = field(default_factory=Expected)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    windows: Windows = field(default_factory=Windows)
+    wait: Wait = field(default_factory=Wait)
+    # Production refuses --allow-writes unless its file opts in.
+    writes_allowed: bool = True
+
+    def targets(self) -> dict[str, str]:
+        """Return the targets of this environment, without any secret, for report headers."""
+        out = {"api": self.api.base_url}
+        if self.prometheus:
+            out["prometheus"] = f"{self.prometheus.url} (job {self.prometheus.job})"
+        if self.database:
+            out["database"] = _dsn_without_password(self.database.dsn)
+        if self.logs:
+            out["logs"] = f"{self.logs.kind}:{self.logs.path or self.logs.container or self.logs.selector}"
+        if self.runtime:
+            where = self.runtime.pidfile or self.runtime.container or self.runtime.selector
+            out["runtime"] = f"{self.runtime.kind}:{where}"
+        if self.sentry:
+            out["sentry"] = f"{self.sentry.url} {self.sentry.org}/{self.sentry.project}"
+        return out
+
+
+_SECRET_SUFFIXES = ("_env", "_file")
+_REF = re.compile(r"\$\{(env|state):([A-Za-z0-9_.-]+)(?::-([^}]*))?\}")
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def environments_dir(root: Path | None = None) -> Path:
+    """Return the folder holding the environment files."""
+    if os.environ.get(ENV_DIR_VAR):
+        return Path(os.environ[ENV_DIR_VAR])
+    return (root or Path.cwd()) / "environments"
+
+
+def available(root: Path | None = None) -> list[str]:
+    """Return the names of the environments that have a file."""
+    folder = environments_dir(root)
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def load_environment(name: str, root: Path | None = None, *, source: str = "--env") -> Environment:
+    """Load and validate `environments/<name>.toml`; every problem is one `ConfigError` line."""
+    if not _NAME.match(name or ""):
+        raise ConfigError(f"invalid environment name {name!r} from {source}")
+    folder = environments_dir(root)
+    path = folder / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(available(root)) or "none"
+        raise ConfigError(f"unknown environment {name!r} from {source}: no file {path} (known: {known})")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    loader = _Loader(path, raw.get("state_file"))
+    return loader.build(Environment, {**raw, "name": name, "path": str(path)}, "")
+
+
+class _Loader:
+    """Builds the dataclasses above from TOML tables, resolving references and secrets."""
+
+    def __init__(self, path: Path, state_file: object) -> None:
+        self.path = path
+        self._state_file = state_file
+        self._state: dict[str, Any] | None = None
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}")
+
+    def build(self, cls: type, table: object, where: str) -> Any:
+        if not isinstance(table, dict):
+            raise self.fail(where, f"must be a table, got {type(table).__name__}")
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in table.items():
+            here = f"{where}.{key}" if where else key
+            base = next((key[: -len(s)] for s in _SECRET_SUFFIXES if key.endswith(s)), None)
+            if base in fields and _is_secret(hints[base]):
+                if base in kwargs:
+                    raise self.fail(here, f"{base} given twice")
+                kwargs[base] = self.secret(key, value, here)
+            elif key in fields and _is_secret(hints[key]):
+                raise self.fail(
+                    here, f'secrets are not values in the file: use {key}_env = "VAR" or {key}_file = "path"'
+                )
+            elif key in fields:
+                kwargs[key] = self.convert(hints[key], value, here)
+            else:
+                valid = ", ".join(sorted(fields))
+                raise self.fail(here, f"unknown key (valid here: {valid})")
+        for name, f in fields.items():
+            if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                here = f"{where}.{name}" if where else name
+                if _is_secret(hints[name]):
+                    raise self.fail(here, f"missing secret: set {name}_env or {name}_file")
+                raise self.fail(here, "missing required key")
+        return cls(**kwargs)
+
+    def convert(self, hint: Any, value: object, where: str) -> Any:
+        if isinstance(value, str):
+            value = self.interpolate(value, where)
+        origin = typing.get_origin(hint)
+        if origin in (types.UnionType, typing.Union):
+            inner = [a for a in typing.get_args(hint) if a is not type(None)]
+            return self.convert(inner[0], value, where)
+        if dataclasses.is_dataclass(hint):
+            return self.build(hint, value, where)
+        if hint is Duration:
+            try:
+                return Duration(parse_duration(value))  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise self.fail(where, str(exc)) from None
+        if origin is dict:
+            if not isinstance(value, dict):
+                raise self.fail(where, f"must be a table, got {type(value).__name__}")
+            return {k: self.interpolate(v, f"{where}.{k}") if isinstance(v, str) else v for k, v in value.items()}
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if hint in (str, int, float, bool):
+            if type(value) is not hint:
+                raise self.fail(where, f"must be {hint.__name__}, got {type(value).__name__} {value!r}")
+            if hint is str and where.endswith("url") and value and "://" not in value:
+                raise self.fail(where, f"URL without a scheme: {value!r} (write http:// or https://)")
+            return value
+        raise self.fail(where, f"unsupported type {hint}")  # pragma: no cover - a bug in the schema
+
+    def secret(self, key: str, value: object, where: str) -> Secret:
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, "must name an environment variable or a file")
+        if key.endswith("_env"):
+            got = os.environ.get(value)
+            if not got:
+                raise self.fail(where, f"missing secret: environment variable {value} is not set")
+            return Secret(got, f"${value}")
+        path = self.relative(self.interpolate_env(value, where))
+        try:
+            got = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise self.fail(where, f"missing secret: cannot read {path}: {exc.strerror}") from None
+        if not got:
+            raise self.fail(where, f"missing secret: {path} is empty")
+        return Secret(got, str(path))
+
+    def relative(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else (self.path.parent / p).resolve()
+
+    def interpolate(self, text: str, where: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            kind, key, default = m[1], m[2], m[3]
+            if kind == "env":
+                if os.environ.get(key):
+                    return os.environ[key]
+                if default is not None:
+                    return default
+                raise self.fail(where, f"environment variable {key} is not set")
+            state = self.state(where)
+            if key not in state:
+                raise self.fail(where, f"state file has no key {key!r}")
+            return str(state[key])
+
+        return _REF.sub(one, text)
+
+    def interpolate_env(self, text: str, where: str) -> str:
+        if "${state:" in text:
+            raise self.fail(where, "cannot use ${state:...} itself")
+        return self.interpolate(text, where)
+
+    def state(self, where: str) -> dict[str, Any]:
+        if self._state is None:
+            if not isinstance(self._state_file, str) or not self._state_file:
+                raise self.fail(where, "uses ${state:...} but the file sets no state_file")
+            path = self.relative(self.interpolate_env(self._state_file, "state_file"))
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise self.fail(
+                    where, f"state file {path} not found: is the sandbox up? (python -m sandbox up)"
+                ) from None
+            except (OSError, ValueError) as exc:
+                raise self.fail(where, f"cannot read state file {path}: {exc}") from None
+            if not isinstance(data, dict):
+                raise self.fail(where, f"state file {path} is not a JSON object")
+            self._state = data
+        return self._state
+
+
+def _is_secret(hint: Any) -> bool:
+    return hint is Secret or (
+        typing.get_origin(hint) in (types.UnionType, typing.Union) and Secret in typing.get_args(hint)
+    )
+
+
+def _dsn_without_password(dsn: str) -> str:
+    from postdeploy.redaction import redact
+
+    return redact(dsn)

@@ -1,0 +1,40 @@
+"""Database sessions that cannot write: psycopg 3, read-only, with a statement timeout."""
+
+from __future__ import annotations
+
+import psycopg
+
+from postdeploy.config import Database
+from postdeploy.errors import TargetTimeout, TargetUnreachable
+from postdeploy.redaction import redact, register
+
+
+def connect(cfg: Database) -> psycopg.Connection:
+    """Open a session whose every transaction is READ ONLY and whose statements time out.
+
+    Read-only is set twice on purpose: as the session default (so a user-level
+    `SET` cannot be forgotten) and on the connection object, which makes psycopg
+    start each transaction with `BEGIN READ ONLY`.
+    """
+    timeout_ms = int(cfg.statement_timeout * 1000)
+    options = f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms} -c idle_in_transaction_session_timeout=60000"
+    kwargs: dict[str, object] = {
+        "connect_timeout": max(1, int(cfg.connect_timeout)),
+        "application_name": cfg.application_name,
+        "options": options,
+    }
+    if cfg.password is not None:
+        kwargs["password"] = cfg.password.reveal()
+    try:
+        conn = psycopg.connect(cfg.dsn, **kwargs)  # type: ignore[arg-type]
+    except psycopg.OperationalError as exc:
+        text = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        where = redact(cfg.dsn)
+        if "timeout" in text.lower():
+            raise TargetTimeout(f"database {where}: {text}", target=where) from None
+        raise TargetUnreachable(f"database {where}: {text}", target=where) from None
+    conn.read_only = True
+    return conn
+
+
+__all__ = ["connect", "register"]

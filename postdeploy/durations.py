@@ -1,0 +1,50 @@
+"""Durations as people write them in configuration ("90s", "15m", "1h30m") and as PromQL wants them."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Return seconds for "1h30m", "45s", "250ms" or a bare number of seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int | float):
+        if text < 0:
+            raise ValueError(f"negative duration: {text!r}")
+        return float(text)
+    s = text.strip().replace(" ", "")
+    if not s:
+        raise ValueError("empty duration")
+    pos, total = 0, 0.0
+    for m in _PART.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m[1]) * _UNITS[m[2]]
+        pos = m.end()
+    if pos != len(s):
+        try:
+            return parse_duration(float(s))
+        except ValueError:
+            raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 15m, 1h)") from None
+    return total
+
+
+def promql_duration(seconds: float) -> str:
+    """Return a PromQL range for `seconds`, rounded up to whole seconds (at least 1s)."""
+    whole = max(1, int(-(-seconds // 1)))
+    return f"{whole}s"
+
+
+def human(seconds: float) -> str:
+    """Return a short human form: 0.42 s -> "420ms", 90 -> "1m30s"."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    whole = int(round(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s or not (h or m) else "")
+    return out

@@ -1,0 +1,192 @@
+"""Fixtures: session-scoped, lazy clients (a run that reads no database never connects to it).
+
+Override any of them in a conftest.py of your own: a fixture of the same name wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from postdeploy import runtime as runtime_mod
+from postdeploy.apiclient import ApiClient, Login
+from postdeploy.checks.smoke import wait_ready
+from postdeploy.config import Environment
+from postdeploy.errors import TargetError
+from postdeploy.logs import LogSource
+from postdeploy.promql import PromClient
+from postdeploy.redaction import redact
+from postdeploy.results import Result
+from postdeploy.sentry import SentryClient
+from postdeploy.state import STATE, RunState
+
+PROPERTY = "postdeploy"
+
+
+def _state(config: pytest.Config) -> RunState:
+    state = config.stash.get(STATE, None)
+    if state is None or state.env is None:
+        raise pytest.UsageError("no environment: pass --env NAME (a file environments/NAME.toml) or set POSTDEPLOY_ENV")
+    return state
+
+
+def _not_configured(env: Environment, section: str, what: str) -> None:
+    pytest.skip(f"not configured: add a [{section}] section with {what} to {env.path}")
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Environment:
+    """The environment under test (`--env`), validated."""
+    env = _state(pytestconfig).env
+    assert env is not None
+    return env
+
+
+@pytest.fixture(scope="session")
+def api(pytestconfig: pytest.Config, target: Environment) -> Iterator[ApiClient]:
+    """The API client; under xdist it reuses the controller's one login."""
+    state = _state(pytestconfig)
+    client = ApiClient(target.api, allow_writes=state.allow_writes)
+    wire = getattr(pytestconfig, "workerinput", {}).get("postdeploy_login")
+    if wire:
+        client.adopt_login(Login.from_wire(json.loads(wire)))
+    state.api = client
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def login(pytestconfig: pytest.Config, api: ApiClient) -> Login:
+    """The outcome of the run's single login with the synthetic user."""
+    return api.login()
+
+
+@pytest.fixture(scope="session")
+def ready(api: ApiClient, target: Environment) -> Result:
+    """Waits (bounded) for the release to answer its ping endpoint; the result, not an exception."""
+    return wait_ready(api, target.wait.attempts, target.wait.interval)
+
+
+@pytest.fixture(scope="session")
+def prom(target: Environment) -> Iterator[PromClient]:
+    """The Prometheus client for the environment's server."""
+    if target.prometheus is None:
+        _not_configured(target, "prometheus", "url and job")
+    assert target.prometheus is not None
+    client = PromClient(target.prometheus)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def db(target: Environment) -> Iterator[Any]:
+    """A read-only psycopg connection with a statement timeout and an application_name."""
+    from postdeploy.db import connect
+
+    if target.database is None:
+        _not_configured(target, "database", "dsn and password_env")
+    assert target.database is not None
+    try:
+        conn = connect(target.database)
+    except TargetError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def logs(target: Environment) -> LogSource:
+    """The application's log source (file, docker or kubectl)."""
+    if target.logs is None:
+        _not_configured(target, "logs", "kind and path/container/selector")
+    assert target.logs is not None
+    return LogSource(target.logs)
+
+
+@pytest.fixture(scope="session")
+def sentry(target: Environment) -> Iterator[SentryClient]:
+    """The Sentry web API client."""
+    if target.sentry is None:
+        _not_configured(target, "sentry", "org, project and token_env")
+    assert target.sentry is not None
+    client = SentryClient(target.sentry)
+    yield client
+    client.close()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """When the release under test started, and what the runtime says about it."""
+
+    deployed_at: datetime | None
+    source: str
+    status: runtime_mod.RuntimeStatus | None
+    error: str = ""
+
+
+@pytest.fixture(scope="session")
+def deployment(pytestconfig: pytest.Config, target: Environment) -> Deployment:
+    """The deploy time (`--deployed-at`, else the runtime's start time) and the runtime status."""
+    state = _state(pytestconfig)
+    status, error = None, ""
+    if target.runtime is not None:
+        try:
+            status = runtime_mod.status(target.runtime)
+        except TargetError as exc:
+            error = str(exc)
+    if state.deployed_at is not None:
+        return Deployment(state.deployed_at, "--deployed-at", status, error)
+    if status is not None and status.started_at is not None:
+        return Deployment(
+            status.started_at, f"{target.runtime.kind} start time" if target.runtime else "", status, error
+        )
+    return Deployment(None, "unknown", status, error)
+
+
+class Check:
+    """Judges one check's result: records the evidence, then fails when the result is not a pass."""
+
+    def __init__(self, item: pytest.Item, state: RunState) -> None:
+        self.item = item
+        self.state = state
+        self.result: Result | None = None
+
+    def judge(self, result: Result) -> None:
+        __tracebackhide__ = True
+        self.result = result
+        entry = {
+            "outcome": result.outcome,
+            "summary": redact(result.summary),
+            "value": result.value,
+            "threshold": result.threshold,
+            "evidence": {k: redact(str(v)) for k, v in result.evidence.items()},
+            "advice": result.advice,
+        }
+        if result.severity:
+            entry["severity"] = result.severity
+        self.item.user_properties.append((PROPERTY, json.dumps(entry, default=str)))
+        if not result.ok:
+            if result.outcome == "inconclusive" and not self.state.inconclusive_is_issue:
+                pytest.skip(redact(result.message()))
+            pytest.fail(redact(result.message()), pytrace=False)
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest) -> Iterator[Check]:
+    """The judge of the current check; also counts the API requests the check caused."""
+    state = _state(request.config)
+    judge = Check(request.node, state)
+    yield judge
+    if state.api is not None:
+        sent = state.api.requests_sent
+        request.node.user_properties.append((PROPERTY, json.dumps({"requests": sent - state.requests_seen})))
+        state.requests_seen = sent
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,355 @@
+"""The pytest plugin: options, markers, fixtures, report folders and the deployment record.
+
+Only glue lives here; what a check measures and how a verdict is decided live in the
+library modules (checks/, verdict.py, record.py) so they work without pytest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postdeploy import markers
+from postdeploy.config import ENV_VAR, load_environment
+from postdeploy.errors import ConfigError
+from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
+    PROPERTY,
+    api,
+    check,
+    db,
+    deployment,
+    login,
+    logs,
+    prom,
+    ready,
+    sentry,
+    target,
+)
+from postdeploy.record import Record, run_dir, suite_commit, write
+from postdeploy.state import STATE, RunState
+
+_VERDICT = pytest.StashKey[str]()
+
+# Each option: flag, ini name, environment variable, help. One description, three sources.
+OPTIONS = {
+    "env": ("--env", "postdeploy_env", ENV_VAR, "environment to check: environments/NAME.toml"),
+    "expect_version": (
+        "--expect-version",
+        "postdeploy_expect_version",
+        "POSTDEPLOY_EXPECT_VERSION",
+        "version that must be live (overrides the environment file)",
+    ),
+    "expect_commit": (
+        "--expect-commit",
+        "postdeploy_expect_commit",
+        "POSTDEPLOY_EXPECT_COMMIT",
+        "commit that must be live (full or at least 7 characters)",
+    ),
+    "deployed_at": (
+        "--deployed-at",
+        "postdeploy_deployed_at",
+        "POSTDEPLOY_DEPLOYED_AT",
+        "deploy time, ISO 8601 (default: the runtime's start time of the release)",
+    ),
+    "reports_dir": (
+        "--reports-dir",
+        "postdeploy_reports_dir",
+        "POSTDEPLOY_REPORTS_DIR",
+        "where run folders are written (default: reports/ under the rootdir)",
+    ),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("postdeploy", "post-deployment verification")
+    for dest, (flag, ini, var, help_text) in OPTIONS.items():
+        group.addoption(
+            flag, dest=f"postdeploy_{dest}", default=None, metavar="VALUE", help=f"{help_text} [env {var}, ini {ini}]"
+        )
+        parser.addini(ini, help_text, default=None)
+    group.addoption(
+        "--allow-writes",
+        dest="postdeploy_allow_writes",
+        action="store_true",
+        default=False,
+        help="let checks marked 'writes' change the target (create and clean up test records)",
+    )
+
+
+def setting(config: pytest.Config, dest: str) -> tuple[str | None, str]:
+    """Return an option's value and where it came from: flag, environment variable or ini."""
+    flag, ini, var, _ = OPTIONS[dest]
+    value = config.getoption(f"postdeploy_{dest}")
+    if value:
+        return value, flag
+    if os.environ.get(var):
+        return os.environ[var], f"{var} environment variable"
+    ini_value = config.getini(ini)
+    if ini_value:
+        return str(ini_value), f"{ini} ini setting"
+    return None, ""
+
+
+def phase_of(markexpr: str) -> str:
+    """Name the run after its phase marker (`-m first15` -> "first15"); anything else is "custom"."""
+    expr = (markexpr or "").strip()
+    if not expr:
+        return "all"
+    return expr if expr in markers.PHASES else "custom"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    markers.register(config)
+    state = RunState(allow_writes=bool(config.getoption("postdeploy_allow_writes")))
+    config.stash[STATE] = state
+    workerinput = getattr(config, "workerinput", None)
+    state.is_worker = workerinput is not None
+    name, source = setting(config, "env")
+    if not name:
+        return
+    try:
+        env = load_environment(name, config.rootpath, source=source)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    version, _ = setting(config, "expect_version")
+    commit, _ = setting(config, "expect_commit")
+    if version or commit:
+        expected = dataclasses.replace(
+            env.expected, **{k: v for k, v in (("version", version), ("commit", commit)) if v}
+        )
+        env = dataclasses.replace(env, expected=expected)
+    if state.allow_writes and not env.writes_allowed:
+        raise pytest.UsageError(f"--allow-writes refused: {env.path} sets writes_allowed = false")
+    when, when_source = setting(config, "deployed_at")
+    if when:
+        try:
+            parsed = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise pytest.UsageError(
+                f"invalid deploy time {when!r} from {when_source}: use ISO 8601, e.g. 2026-11-27T01:30:00Z"
+            ) from None
+        state.deployed_at = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    state.env = env
+    state.phase = phase_of(config.option.markexpr)
+    if workerinput is not None:
+        state.run_dir = Path(workerinput["postdeploy_run_dir"]) if workerinput.get("postdeploy_run_dir") else None
+        state.login_wire = workerinput.get("postdeploy_login")
+    elif not config.option.collectonly:
+        _open_run_dir(config, state)
+        config.pluginmanager.register(RecordKeeper(state), "postdeploy-record")
+    if state.run_dir is not None:
+        # Set before pytest-html, junitxml and allure read their options in their own pytest_configure.
+        if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
+            config.option.allure_report_dir = str(state.run_dir / "allure-results")
+        if not state.is_worker:
+            if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+                config.option.htmlpath = str(state.run_dir / "report.html")
+                config.option.self_contained_html = True
+            if not config.option.xmlpath:
+                config.option.xmlpath = str(state.run_dir / "junit.xml")
+    _add_metadata(config, state)
+
+
+def _open_run_dir(config: pytest.Config, state: RunState) -> None:
+    assert state.env is not None
+    reports, _ = setting(config, "reports_dir")
+    base = Path(reports) if reports else config.rootpath / "reports"
+    try:
+        state.run_dir = run_dir(base, state.env.name, state.phase)
+    except OSError as exc:
+        raise pytest.UsageError(f"cannot create the report folder under {base}: {exc.strerror}") from None
+    env = state.env
+    state.record = Record(
+        env=env.name,
+        phase=state.phase,
+        targets=env.targets(),
+        thresholds=_thresholds(env),
+        expected_version=env.expected.version,
+        expected_commit=env.expected.commit,
+        extra={
+            "suite_commit": suite_commit(config.rootpath),
+            "markexpr": config.option.markexpr or "",
+            "allow_writes": state.allow_writes,
+            "report_dir": str(state.run_dir),
+        },
+    )
+
+
+def _thresholds(env: Any) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(env.thresholds),
+        **{f"window_{k}": v for k, v in dataclasses.asdict(env.windows).items()},
+        "wait": f"{env.wait.attempts} x {env.wait.interval:g}s",
+    }
+
+
+def _add_metadata(config: pytest.Config, state: RunState) -> None:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pragma: no cover - pytest-html brings pytest-metadata
+        return
+    meta = config.stash.get(metadata_key, None)
+    if meta is None or state.env is None:
+        return
+    # Environment variables that pytest-metadata shows could hold secrets: keep only ours.
+    for key in list(meta):
+        if key not in ("Python", "Platform", "Packages", "Plugins"):
+            meta.pop(key, None)
+    meta["Environment"] = state.env.name
+    meta["Phase"] = state.phase
+    meta["Targets"] = state.env.targets()
+    meta["Thresholds"] = _thresholds(state.env)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: hand every worker the run folder and the one login of the run."""
+    state = node.config.stash[STATE]
+    node.workerinput["postdeploy_run_dir"] = str(state.run_dir) if state.run_dir else ""
+    if state.env is None:
+        return
+    if state.login_wire is None:
+        from postdeploy.apiclient import ApiClient
+
+        client = ApiClient(state.env.api)
+        try:
+            state.login_wire = json.dumps(client.login().to_wire())
+        finally:
+            client.close()
+        state.login_client = client
+    node.workerinput["postdeploy_login"] = state.login_wire
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = config.stash[STATE]
+    checks = 0
+    for item in items:
+        meta = markers.check_meta(item)
+        if meta is None:
+            continue
+        checks += 1
+        if meta["writes"] and not state.allow_writes:
+            item.add_marker(
+                pytest.mark.skip(reason="writes to the target are off: pass --allow-writes to run this write check")
+            )
+    if checks and state.env is None and not config.option.collectonly:
+        raise pytest.UsageError("no environment: pass --env NAME (a file environments/NAME.toml) or set POSTDEPLOY_ENV")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None or state.env is None:
+        return []
+    env = state.env
+    lines = [
+        f"postdeploy: env {env.name} ({env.path}), phase {state.phase}, writes {'ALLOWED' if state.allow_writes else 'off'}"
+    ]
+    lines += [f"  target {k}: {v}" for k, v in env.targets().items()]
+    lines.append("  thresholds: " + ", ".join(f"{k}={v}" for k, v in _thresholds(env).items()))
+    if env.expected.version or env.expected.commit:
+        lines.append(f"  expected: version {env.expected.version or '-'} commit {env.expected.commit or '-'}")
+    if state.run_dir:
+        lines.append(f"  reports: {state.run_dir}")
+    return lines
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    meta = markers.check_meta(item)
+    if meta is not None:
+        report.user_properties.append((PROPERTY, json.dumps({"meta": meta})))
+
+
+class RecordKeeper:
+    """Grows the record from every test report; registered in the controller only.
+
+    Under xdist, `pytest_runtest_logreport` fires in the controller for every worker's
+    reports, so this is the one place the record is built.
+    """
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = self.state.record
+        assert record is not None
+        props: dict[str, Any] = {}
+        for name, value in report.user_properties:
+            if name == PROPERTY:
+                props.update(json.loads(str(value)))
+        meta = props.pop("meta", None)
+        if meta is None:
+            return
+        entry: dict[str, Any] = {k: v for k, v in meta.items() if k != "severity" or "severity" not in props}
+        entry.update(props)
+        entry["requests"] = record.checks.get(report.nodeid, {}).get("requests", 0) + props.get("requests", 0)
+        if report.when == "call" or report.outcome != "passed":
+            entry["outcome"] = _outcome(report, props)
+            entry["duration_s"] = round(report.duration, 3)
+            if report.outcome == "skipped" and "summary" not in props:
+                entry["summary"] = _skip_reason(report)
+            elif report.outcome == "failed" and "summary" not in props:
+                entry["summary"] = _last_line(report.longreprtext)
+        record.add(report.nodeid, entry)
+
+
+def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
+    if report.outcome == "passed":
+        return "passed"
+    if report.outcome == "skipped":
+        return "inconclusive" if props.get("outcome") == "inconclusive" else "skipped"
+    if props.get("outcome") in ("failed", "inconclusive"):
+        return props["outcome"]
+    return "error" if report.when != "call" else "failed"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.record is None or state.run_dir is None or state.is_worker:
+        return
+    record = state.record
+    requests = sum(int(c.get("requests", 0)) for c in record.checks.values())
+    logins = 0
+    for client in (state.api, state.login_client):
+        if client is not None:
+            logins += client.logins_made
+            requests += client.logins_made if client is state.login_client else 0
+    data = record.to_json(inconclusive_is_issue=state.inconclusive_is_issue, api_requests=requests, logins=logins)
+    data["exit_status"] = int(exitstatus)
+    data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/"}
+    write(state.run_dir, data)
+    session.config.stash[_VERDICT] = data["verdict"]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    verdict = config.stash.get(_VERDICT, None)
+    if state is None or state.run_dir is None or verdict is None:
+        return
+    terminalreporter.write_sep("=", "postdeploy")
+    terminalreporter.write_line(
+        f"verdict: {verdict.upper()}   env {state.env.name if state.env else '?'}   phase {state.phase}"
+    )
+    terminalreporter.write_line(f"report:  {state.run_dir / 'report.html'}")
+    terminalreporter.write_line(f"record:  {state.run_dir / 'record.json'}")

@@ -1,0 +1,158 @@
+"""The Prometheus HTTP API client: instant and range queries, rules, alerts, targets.
+
+"No data" (an empty result, or NaN from 0/0) is `None`, never 0: a check that reads
+nothing must say so instead of passing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from postdeploy.config import Prometheus
+from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.redaction import redact
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One series of an instant vector: its labels and value (NaN kept as NaN)."""
+
+    labels: dict[str, str]
+    value: float
+
+    def __repr__(self) -> str:
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{{{labels}}} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: labels and (timestamp, value) points."""
+
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+
+def parse_response(payload: Any, where: str) -> dict[str, Any]:
+    """Return the `data` member of a Prometheus API answer or raise `BadResponse`."""
+    if not isinstance(payload, dict) or "status" not in payload:
+        raise BadResponse(f"{where}: not a Prometheus API answer: {redact(str(payload)[:120])!r}", target=where)
+    if payload["status"] != "success":
+        kind = payload.get("errorType", "error")
+        raise BadResponse(f"{where}: Prometheus {kind}: {redact(str(payload.get('error', '?')))}", target=where)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise BadResponse(f"{where}: Prometheus answer without data", target=where)
+    return data
+
+
+def parse_value(raw: Any, where: str) -> float:
+    """Return the float of a `[timestamp, "value"]` pair (Prometheus sends values as strings)."""
+    try:
+        _, text = raw
+        return float(text)
+    except (TypeError, ValueError):
+        raise BadResponse(f"{where}: malformed sample {raw!r}", target=where) from None
+
+
+def parse_vector(data: dict[str, Any], where: str) -> list[Sample]:
+    """Return the samples of an instant-query `data`; a scalar becomes one unlabelled sample."""
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        return [Sample({}, parse_value(result, where))]
+    if kind != "vector" or not isinstance(result, list):
+        raise BadResponse(f"{where}: expected an instant vector, got {kind}", target=where)
+    out = []
+    for item in result:
+        if not isinstance(item, dict) or not isinstance(item.get("metric"), dict):
+            raise BadResponse(f"{where}: malformed vector item {redact(str(item)[:80])!r}", target=where)
+        out.append(Sample({str(k): str(v) for k, v in item["metric"].items()}, parse_value(item.get("value"), where)))
+    return out
+
+
+def parse_matrix(data: dict[str, Any], where: str) -> list[Series]:
+    """Return the series of a range-query `data`."""
+    if data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+        raise BadResponse(f"{where}: expected a range matrix, got {data.get('resultType')}", target=where)
+    out = []
+    for item in data["result"]:
+        values = item.get("values") if isinstance(item, dict) else None
+        if not isinstance(values, list):
+            raise BadResponse(f"{where}: malformed matrix item", target=where)
+        points = [(float(v[0]), parse_value(v, where)) for v in values]
+        out.append(Series(dict(item.get("metric") or {}), points))
+    return out
+
+
+class PromClient:
+    """Asks one Prometheus server; every call has a timeout and a clear error."""
+
+    def __init__(self, cfg: Prometheus, transport: httpx.BaseTransport | None = None) -> None:
+        self.cfg = cfg
+        headers = dict(cfg.headers)
+        if cfg.token is not None:
+            headers["Authorization"] = f"Bearer {cfg.token.reveal()}"
+        self._client = httpx.Client(
+            base_url=cfg.url, headers=headers, timeout=httpx.Timeout(cfg.timeout), transport=transport
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        where = f"Prometheus {self.cfg.url}{path}"
+        try:
+            resp = self._client.get(path, params=params)
+        except httpx.TimeoutException:
+            raise TargetTimeout(f"{where}: no answer within {self.cfg.timeout:g}s", target=self.cfg.url) from None
+        except httpx.TransportError as exc:
+            raise TargetUnreachable(f"{where}: cannot connect: {redact(str(exc))}", target=self.cfg.url) from None
+        try:
+            payload = resp.json()
+        except ValueError:
+            snippet = redact(resp.text[:100].replace("\n", " "))
+            raise BadResponse(
+                f"{where} answered {resp.status_code}, not JSON: {snippet!r}", target=self.cfg.url
+            ) from None
+        return parse_response(payload, where)
+
+    def query(self, expr: str, at: float | None = None) -> list[Sample]:
+        """Run an instant query and return its samples (an empty list is "no data")."""
+        params: dict[str, Any] = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        return parse_vector(self._get("/api/v1/query", params), f"query {expr!r}")
+
+    def value(self, expr: str, at: float | None = None) -> float | None:
+        """Return the single value of `expr`, or None when there is no data (or NaN)."""
+        samples = self.query(expr, at)
+        if not samples:
+            return None
+        if len(samples) > 1:
+            raise BadResponse(f"query {expr!r} returned {len(samples)} series where one was due", target=self.cfg.url)
+        v = samples[0].value
+        return None if math.isnan(v) else v
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 1):g}s"}
+        return parse_matrix(self._get("/api/v1/query_range", params), f"range query {expr!r}")
+
+    def rules(self) -> list[dict[str, Any]]:
+        groups = self._get("/api/v1/rules").get("groups", [])
+        return groups if isinstance(groups, list) else []
+
+    def alerts(self) -> list[dict[str, Any]]:
+        alerts = self._get("/api/v1/alerts").get("alerts", [])
+        return alerts if isinstance(alerts, list) else []
+
+    def targets(self) -> list[dict[str, Any]]:
+        active = self._get("/api/v1/targets", {"state": "active"}).get("activeTargets", [])
+        return active if isinstance(active, list) else []
+
+    def now(self) -> float:
+        return time.time()

@@ -1,0 +1,51 @@
+"""Check results: what was measured, against what, and what to do when it is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["passed", "failed", "inconclusive"]
+
+
+@dataclass
+class Result:
+    """The outcome of one check with its evidence; `message()` is what a failure says."""
+
+    outcome: Outcome
+    summary: str
+    value: Any = None
+    threshold: Any = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    advice: str = ""
+    # A result may raise its check's severity (an error rate above the rollback bound).
+    severity: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "passed"
+
+    def message(self) -> str:
+        lines = [f"{self.outcome.upper()}: {self.summary}"]
+        if self.threshold is not None:
+            lines.append(f"  measured: {self.value}   threshold: {self.threshold}")
+        for key, val in self.evidence.items():
+            lines.append(f"  {key}: {val}")
+        if self.advice and not self.ok:
+            lines.append(f"  next: {self.advice}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Result {self.outcome}: {self.summary}>"
+
+
+def passed(summary: str, **kw: Any) -> Result:
+    return Result("passed", summary, **kw)
+
+
+def failed(summary: str, **kw: Any) -> Result:
+    return Result("failed", summary, **kw)
+
+
+def inconclusive(summary: str, **kw: Any) -> Result:
+    return Result("inconclusive", summary, **kw)

@@ -1,0 +1,112 @@
+"""The Sentry web API client: issues of a project, filtered to those first seen since a moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from postdeploy.config import Sentry
+from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.redaction import redact
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One Sentry issue, as much of it as a report needs."""
+
+    id: str
+    short_id: str
+    title: str
+    level: str
+    first_seen: datetime
+    count: int
+    permalink: str
+
+    def __repr__(self) -> str:
+        return f"{self.short_id} [{self.level}] {self.title} (first seen {self.first_seen:%H:%M:%S} UTC, {self.count} events)"
+
+
+def _when(text: Any) -> datetime:
+    if not isinstance(text, str):
+        raise ValueError(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def parse_issues(payload: Any, where: str) -> list[Issue]:
+    """Turn the JSON list the issues endpoints answer with into `Issue`s."""
+    if not isinstance(payload, list):
+        raise BadResponse(f"{where}: expected a list of issues, got {type(payload).__name__}", target=where)
+    out = []
+    for item in payload:
+        try:
+            out.append(
+                Issue(
+                    str(item["id"]),
+                    str(item.get("shortId", item["id"])),
+                    str(item.get("title", "")),
+                    str(item.get("level", "error")),
+                    _when(item["firstSeen"]),
+                    int(item.get("count", 0) or 0),
+                    str(item.get("permalink", "")),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            raise BadResponse(f"{where}: malformed issue {redact(str(item)[:100])!r}", target=where) from None
+    return out
+
+
+class SentryClient:
+    """Reads issues through `GET /api/0/organizations/{org}/issues/` with a bearer token."""
+
+    def __init__(self, cfg: Sentry, transport: httpx.BaseTransport | None = None) -> None:
+        self.cfg = cfg
+        self._client = httpx.Client(
+            base_url=cfg.url,
+            timeout=httpx.Timeout(cfg.timeout),
+            transport=transport,
+            headers={"Authorization": f"Bearer {cfg.token.reveal()}"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def issues_url(self) -> str:
+        return f"{self.cfg.url.rstrip('/')}/api/0/organizations/{self.cfg.org}/issues/"
+
+    def new_issues(self, since: datetime, levels: tuple[str, ...] = ("error", "fatal")) -> list[Issue]:
+        """Return unresolved issues of those levels first seen at or after `since`, newest first."""
+        minutes = max(1, int((datetime.now(UTC) - since).total_seconds() // 60) + 1)
+        params: dict[str, Any] = {"query": f"is:unresolved firstSeen:-{minutes}m", "statsPeriod": "24h", "limit": 100}
+        if self.cfg.project_id:
+            params["project"] = self.cfg.project_id
+        if self.cfg.environment:
+            params["environment"] = self.cfg.environment
+        where = self.issues_url()
+        try:
+            resp = self._client.get(where, params=params)
+        except httpx.TimeoutException:
+            raise TargetTimeout(f"Sentry {where}: no answer within {self.cfg.timeout:g}s", target=where) from None
+        except httpx.TransportError as exc:
+            raise TargetUnreachable(f"Sentry {where}: cannot connect: {redact(str(exc))}", target=where) from None
+        if resp.status_code in (401, 403):
+            raise TargetUnreachable(
+                f"Sentry {where} refused the token (HTTP {resp.status_code}): check the sentry token's scopes (event:read)",
+                target=where,
+            )
+        if resp.status_code != 200:
+            raise BadResponse(f"Sentry {where} answered {resp.status_code}: {redact(resp.text[:120])!r}", target=where)
+        try:
+            payload = resp.json()
+        except ValueError:
+            raise BadResponse(
+                f"Sentry {where} answered 200 but not JSON: {redact(resp.text[:80])!r}", target=where
+            ) from None
+        issues = parse_issues(payload, where)
+        # The server's search already filters; filter again so a server that ignores
+        # part of the query cannot turn an old issue into a new one or hide a level.
+        cutoff = since.astimezone(UTC).replace(microsecond=0)
+        fresh = [i for i in issues if i.first_seen >= cutoff and i.level in levels]
+        return sorted(fresh, key=lambda i: i.first_seen, reverse=True)

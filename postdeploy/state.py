@@ -1,0 +1,41 @@
+"""The plugin's per-run state, kept in `config.stash` (never on private attributes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from postdeploy.apiclient import ApiClient
+    from postdeploy.config import Environment
+    from postdeploy.record import Record
+
+
+@dataclass
+class RunState:
+    """What one pytest process knows about the run."""
+
+    env: Environment | None = None
+    phase: str = "all"
+    allow_writes: bool = False
+    deployed_at: datetime | None = None
+    run_dir: Path | None = None
+    record: Record | None = None
+    api: ApiClient | None = None
+    requests_seen: int = 0
+    # The controller's own client under xdist (it logs in once for every worker).
+    login_client: ApiClient | None = None
+    login_wire: str | None = None
+    is_worker: bool = False
+    extra_requests: int = field(default=0)
+
+    @property
+    def inconclusive_is_issue(self) -> bool:
+        return self.env.thresholds.inconclusive_is_issue if self.env else True
+
+
+STATE = pytest.StashKey[RunState]()

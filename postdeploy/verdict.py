@@ -1,0 +1,36 @@
+"""The verdict of a run: success, issues or rollback, decided from outcomes and severities.
+
+- rollback: a critical check failed (the guide's rollback criteria: error rate above
+  10 %, critical functionality broken);
+- issues: a major check failed, a check could not run, or a metric was inconclusive
+  where the environment counts that as an issue;
+- success: nothing of the above. Minor checks are recorded and never decide.
+Skipped checks decide nothing; they are listed with their reason so nobody mistakes
+"not run" for "passed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+SEVERITIES = ("critical", "major", "minor")
+VERDICTS = ("success", "issues", "rollback")
+
+
+def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = True) -> tuple[str, list[str]]:
+    """Return the verdict and the reasons for it from check entries of a record."""
+    verdict, reasons = "success", []
+    for c in checks:
+        outcome, sev = c.get("outcome"), c.get("severity", "major")
+        if outcome in ("failed", "error"):
+            if sev == "critical":
+                verdict = "rollback"
+                reasons.append(f"critical check {c['id']} {outcome}")
+            elif sev == "major":
+                verdict = "issues" if verdict == "success" else verdict
+                reasons.append(f"major check {c['id']} {outcome}")
+        elif outcome == "inconclusive" and inconclusive_is_issue and sev != "minor":
+            verdict = "issues" if verdict == "success" else verdict
+            reasons.append(f"check {c['id']} inconclusive")
+    return verdict, reasons

@@ -1,0 +1,64 @@
+"""First 15 minutes, items 1-3: the release is running, is the right version, and is healthy."""
+
+from __future__ import annotations
+
+import pytest
+
+from postdeploy.checks import smoke
+from postdeploy.checks.advice import advice
+from postdeploy.results import failed, passed
+
+pytestmark = pytest.mark.first15
+
+
+@pytest.mark.checklist(1, "deploy.running")
+@pytest.mark.severity("critical")
+def test_release_is_running(deployment, target, check):
+    """The container, pods or process of the release are up and not restarting."""
+    if target.runtime is None:
+        pytest.skip(f"not configured: add a [runtime] section (kind = process | docker | kubectl) to {target.path}")
+    status = deployment.status
+    if status is None:
+        check.judge(failed(f"cannot ask the runtime: {deployment.error}", advice=advice("deploy.running")))
+    elif not status.running or status.restarting:
+        check.judge(
+            failed(
+                status.detail, value="not running", threshold="running, not restarting", advice=advice("deploy.running")
+            )
+        )
+    else:
+        check.judge(passed(status.detail, value="running", evidence={"deploy time source": deployment.source}))
+
+
+@pytest.mark.checklist(1, "deploy.version")
+@pytest.mark.severity("critical")
+def test_expected_version_is_live(api, target, check):
+    """The version and commit the service reports are the ones that were deployed."""
+    if not (target.expected.version or target.expected.commit):
+        pytest.skip(f"not configured: pass --expect-version/--expect-commit or set [expected] in {target.path}")
+    check.judge(smoke.check_version(api, target.expected))
+
+
+@pytest.mark.checklist("1-3", "wait.ready")
+@pytest.mark.severity("critical")
+def test_release_becomes_ready(ready, check):
+    """The release answers its ping endpoint within the bound, before health and readiness are judged."""
+    check.judge(ready)
+
+
+@pytest.mark.checklist(2, "health")
+@pytest.mark.severity("critical")
+def test_health(api, ready, check):
+    """HTTP 200 and status healthy and every dependency healthy (the service answers 200 even when not)."""
+    if not ready.ok:
+        check.judge(failed(f"not judged: the service never became ready ({ready.summary})", advice=advice("health")))
+    check.judge(smoke.check_health(api))
+
+
+@pytest.mark.checklist(3, "readiness")
+@pytest.mark.severity("critical")
+def test_readiness(api, ready, check):
+    """The service reports itself ready, with every required table present."""
+    if not ready.ok:
+        check.judge(failed(f"not judged: the service never became ready ({ready.summary})", advice=advice("readiness")))
+    check.judge(smoke.check_readiness(api))
