@@ -25,7 +25,7 @@ _ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "ERR": "ERROR", "CRIT": "CRI
 # "2026-11-27 01:28:06 - app.main - INFO - Starting ..." (the service in development)
 _TEXT = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)(?:[.,]\d+)?\s+-\s+(?P<name>\S+)\s+-\s+"
-    r"(?P<level>[A-Za-z]+)\s+-\s+(?P<msg>.*)$"
+    r"(?P<level>[A-Za-z]+)\s+-(?:\s(?P<msg>.*))?$"
 )
 # "ERROR:    Exception in ASGI application" (uvicorn)
 _UVICORN = re.compile(r"^(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+(?P<msg>.*)$")
@@ -80,7 +80,7 @@ def parse_line(raw: str, tz: ZoneInfo | None = None) -> LogLine:
     m = _RUNTIME_TS.match(raw)
     if m:
         ts, body = _parse_ts(m["ts"], tz), m["rest"]
-    stripped = body.strip()
+    stripped = body.lstrip()
     if stripped.startswith("{"):
         try:
             rec = json.loads(stripped)
@@ -95,11 +95,11 @@ def parse_line(raw: str, tz: ZoneInfo | None = None) -> LogLine:
             return LogLine(raw, str(message), level, ts)
     m2 = _TEXT.match(stripped)
     if m2:
-        return LogLine(raw, m2["msg"], normalise_level(m2["level"]), _parse_ts(m2["ts"], tz) or ts)
+        return LogLine(raw, m2["msg"] or "", normalise_level(m2["level"]), _parse_ts(m2["ts"], tz) or ts)
     m3 = _UVICORN.match(stripped)
     if m3:
         return LogLine(raw, m3["msg"], m3["level"], ts)
-    return LogLine(raw, stripped, None, ts)
+    return LogLine(raw, stripped.rstrip(), None, ts)
 
 
 def parse_lines(lines: Iterable[str], tz: ZoneInfo | None = None) -> Iterator[LogLine]:

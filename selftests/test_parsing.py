@@ -138,7 +138,7 @@ def test_garbage_payloads_raise_only_bad_response(payload):
 # -- arithmetic -----------------------------------------------------------------------------
 
 
-@given(req=st.floats(0, 1e9), e5=st.floats(0, 1e9), unhandled=st.floats(0, 1e9))
+@given(req=st.integers(0, 10**9), e5=st.integers(0, 10**9), unhandled=st.integers(0, 10**9))
 def test_error_rate_is_a_share(req, e5, unhandled):
     e5 = min(e5, req)
     r = rate_of(req, e5, unhandled)
