@@ -1,0 +1,98 @@
+"""Helpers of the end-to-end self-tests: a sandbox of their own, and runs of the real suite."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    """One run of the suite: its exit code, output and record."""
+
+    returncode: int
+    output: str
+    record: dict[str, Any]
+    folder: Path
+    seconds: float
+
+    def check(self, check_id: str) -> dict[str, Any]:
+        found = [c for c in self.record["checks"] if c.get("id") == check_id]
+        assert found, f"no check {check_id} in the record; checks: {[c.get('id') for c in self.record['checks']]}"
+        return found[0]
+
+    def outcomes(self) -> dict[str, str]:
+        return {c["id"]: c["outcome"] for c in self.record["checks"]}
+
+    def failed(self) -> set[str]:
+        return {k for k, v in self.outcomes().items() if v in ("failed", "error", "inconclusive")}
+
+    def text(self, check_id: str) -> str:
+        """Everything the record says about a check, as one string to search."""
+        return json.dumps(self.check(check_id))
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox in a state folder of its own."""
+
+    folder: Path
+    env: dict[str, str]
+
+    def cli(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sandbox", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.folder / "state.json").read_text())
+
+    def run_suite(self, reports: Path, *args: str, timeout: float = 180) -> Run:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "first15",
+            "--env",
+            "local",
+            "--reports-dir",
+            str(reports),
+            "-q",
+            "-rfEs",
+            *args,
+        ]
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        seconds = time.monotonic() - started
+        latest = reports / "local" / "latest"
+        assert latest.is_symlink(), f"no latest run folder; output:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
+        folder = latest.resolve()
+        record = json.loads((folder / "record.json").read_text())
+        return Run(proc.returncode, proc.stdout + proc.stderr, record, folder, seconds)
+
+
+def start(folder: Path) -> Sandbox:
+    env = {**os.environ, "POSTDEPLOY_SANDBOX_DIR": str(folder)}
+    env.pop("POSTDEPLOY_ENV", None)
+    box = Sandbox(folder, env)
+    proc = box.cli("up", timeout=120)
+    if proc.returncode != 0:
+        log = folder / "supervisor.log"
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        raise RuntimeError(f"sandbox up failed:\n{proc.stdout}\n{proc.stderr}\n{tail}")
+    return box

@@ -1,0 +1,145 @@
+"""End to end: the real first15 phase against a real sandbox, healthy and with every fault.
+
+Each fault test injects one fault, runs `pytest -m first15 --env local` as a user would,
+and reads the record: the checks the fault concerns must fail, saying what they measured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.faults import FAULTS
+from sandboxrun import Sandbox, start
+
+FIRST15 = {
+    "deploy.running",
+    "deploy.version",
+    "wait.ready",
+    "health",
+    "readiness",
+    "logs.startup",
+    "logs.clean",
+    "error_rate",
+    "latency.p95",
+    "sentry.new",
+    "auth.login",
+    "db.read",
+    "business.flow",
+}
+
+# fault -> {check that must fail: words its message must contain}, and the verdict.
+# Traffic-driven faults need a few scrapes before Prometheus shows them: SETTLE seconds.
+EXPECT: dict[str, tuple[dict[str, str], str]] = {
+    "app_down": (
+        {"deploy.running": "not running", "wait.ready": "never became ready", "health": "never became ready"},
+        "rollback",
+    ),
+    "db_down": (
+        {"health": "unhealthy", "readiness": "not ready", "auth.login": "login failed", "db.read": "project list"},
+        "rollback",
+    ),
+    "db_frozen": ({"health": "no answer within", "readiness": "no answer within"}, "rollback"),
+    "migrations_missing": ({"health": "migrations"}, "rollback"),
+    "table_missing": ({"readiness": "wallet_registry"}, "rollback"),
+    "old_version": ({"deploy.version": "1.4.1"}, "rollback"),
+    "startup_error": (
+        {"logs.startup": "Database initialized successfully", "logs.clean": "Failed to initialize database"},
+        "issues",
+    ),
+    "error_logged": ({"logs.clean": "ERROR/CRITICAL"}, "issues"),
+    "errors_5xx": ({"error_rate": "error rate"}, "rollback"),
+    "unhandled_errors": ({"error_rate": "unhandled exceptions"}, "rollback"),
+    "slow": ({"latency.p95": "p95"}, "issues"),
+    "login_broken": ({"auth.login": "login failed"}, "rollback"),
+    "projects_broken": ({"db.read": "500"}, "rollback"),
+    "transactions_broken": ({"business.flow": "500"}, "rollback"),
+    "sentry_new_issue": ({"sentry.new": "new Sentry issue"}, "issues"),
+}
+SETTLE = {"errors_5xx": 5.0, "unhandled_errors": 5.0, "slow": 5.0, "old_version": 3.0, "startup_error": 3.0}
+# Faults whose effect is confined to their checks: everything else must still pass.
+CONFINED = {
+    "old_version",
+    "error_logged",
+    "login_broken",
+    "projects_broken",
+    "transactions_broken",
+    "sentry_new_issue",
+    "table_missing",
+    "migrations_missing",
+}
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    sandbox = start(tmp_path_factory.mktemp("sandbox"))
+    yield sandbox
+    sandbox.cli("down")
+
+
+def test_every_sandbox_fault_has_an_expectation():
+    assert set(EXPECT) == set(FAULTS), "a sandbox fault without a self-test, or a self-test without a fault"
+
+
+def test_healthy_sandbox_passes_every_check(box: Sandbox, tmp_path: Path):
+    run = box.run_suite(tmp_path)
+    outcomes = run.outcomes()
+    assert {k for k, v in outcomes.items() if v == "passed"} == FIRST15, run.output[-4000:]
+    assert outcomes["business.flow.write"] == "skipped"
+    assert "--allow-writes" in run.check("business.flow.write")["summary"]
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.record["verdict"] == "success"
+    assert run.record["logins"] == 1
+    # Every run leaves the full report folder, and `latest` points at it.
+    assert (run.folder / "report.html").stat().st_size > 10_000
+    assert (run.folder / "junit.xml").is_file()
+    assert any((run.folder / "allure-results").glob("*-result.json"))
+    assert "verdict: SUCCESS" in run.output
+    # Evidence: the metric checks show their query, window and value.
+    err = run.check("error_rate")
+    assert "http_requests_total" in run.text("error_rate") and "errors_total" in run.text("error_rate")
+    assert err["threshold"] and err["value"] is not None
+
+
+def test_healthy_under_xdist_one_record_one_login(box: Sandbox, tmp_path: Path):
+    run = box.run_suite(tmp_path, "-n", "2")
+    assert run.returncode == 0, run.output[-3000:]
+    assert {k for k, v in run.outcomes().items() if v == "passed"} == FIRST15
+    assert run.record["logins"] == 1
+    assert len(list((tmp_path / "local").iterdir())) == 2  # one run folder + latest
+    labels = (run.folder / "allure-results").glob("*-result.json")
+    assert any('"phase"' in p.read_text() for p in labels)
+
+
+def test_write_variant_creates_and_cleans_up_with_allow_writes(box: Sandbox, tmp_path: Path):
+    run = box.run_suite(tmp_path, "-k", "write or login")
+    assert run.check("business.flow.write")["outcome"] == "skipped"
+    run = box.run_suite(tmp_path, "-k", "write or login", "--allow-writes")
+    assert run.check("business.flow.write")["outcome"] == "passed", run.output[-2000:]
+    assert "created and deleted" in run.check("business.flow.write")["summary"]
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECT))
+def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
+    expected, verdict = EXPECT[fault]
+    proc = box.cli("fault", fault)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    try:
+        time.sleep(SETTLE.get(fault, 0.0))
+        run = box.run_suite(tmp_path)
+    finally:
+        healed = box.cli("heal", timeout=120)
+        assert healed.returncode == 0, healed.stdout + healed.stderr
+    failed = run.failed()
+    for check_id, words in expected.items():
+        assert check_id in failed, f"{fault}: {check_id} did not fail; outcomes {run.outcomes()}"
+        assert words in run.text(check_id), f"{fault}: {check_id} says {run.text(check_id)}"
+        assert run.check(check_id)["summary"], f"{fault}: {check_id} failed without a summary"
+    if fault in CONFINED:
+        assert failed == set(expected), f"{fault}: unrelated checks failed: {failed - set(expected)}"
+    assert run.record["verdict"] == verdict, run.record["verdict_reasons"]
+    assert run.returncode == 1
+    assert "Traceback" not in run.output
