@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from postdeploy import markers, reporting
 from postdeploy import runtime as runtime_mod
 from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
@@ -170,6 +171,7 @@ class Check:
         if result.severity:
             entry["severity"] = result.severity
         self.item.user_properties.append((PROPERTY, json.dumps(entry, default=str)))
+        reporting.attach_allure(entry)
         if not result.ok:
             if result.outcome == "inconclusive" and not self.state.inconclusive_is_issue:
                 pytest.skip(redact(result.message()))
@@ -180,6 +182,9 @@ class Check:
 def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     """The judge of the current check; also counts the API requests the check caused."""
     state = _state(request.config)
+    meta = markers.check_meta(request.node)
+    if meta is not None:
+        reporting.label_allure(meta)
     judge = Check(request.node, state)
     yield judge
     if state.api is not None:

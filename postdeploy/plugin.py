@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import markers
+from postdeploy import markers, reporting
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -32,9 +32,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     target,
 )
 from postdeploy.record import Record, run_dir, suite_commit, write
-from postdeploy.state import STATE, RunState
-
-_VERDICT = pytest.StashKey[str]()
+from postdeploy.state import STATE, VERDICT, RunState
 
 # Each option: flag, ini name, environment variable, help. One description, three sources.
 OPTIONS = {
@@ -107,6 +105,7 @@ def phase_of(markexpr: str) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     markers.register(config)
+    config.pluginmanager.register(reporting, "postdeploy-reporting")
     state = RunState(allow_writes=bool(config.getoption("postdeploy_allow_writes")))
     config.stash[STATE] = state
     workerinput = getattr(config, "workerinput", None)
@@ -324,7 +323,9 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # tryfirst: the verdict must exist before pytest-html writes its report.
     state = session.config.stash.get(STATE, None)
     if state is None or state.record is None or state.run_dir is None or state.is_worker:
         return
@@ -339,12 +340,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     data["exit_status"] = int(exitstatus)
     data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/"}
     write(state.run_dir, data)
-    session.config.stash[_VERDICT] = data["verdict"]
+    session.config.stash[VERDICT] = data["verdict"]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    verdict = config.stash.get(_VERDICT, None)
+    verdict = config.stash.get(VERDICT, None)
     if state is None or state.run_dir is None or verdict is None:
         return
     terminalreporter.write_sep("=", "postdeploy")

@@ -39,3 +39,5 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+# The run's verdict, set in the controller when the record is written.
+VERDICT = pytest.StashKey[str]()

@@ -1,0 +1,82 @@
+"""Report glue: the verdict and evidence in pytest-html, labels and evidence in Allure.
+
+Registered by the plugin as a plugin of its own; every hook here is optional so the
+suite still runs where pytest-html or allure-pytest is missing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import pytest
+
+from postdeploy.state import STATE, VERDICT
+
+ALLURE_SEVERITY = {"critical": "critical", "major": "normal", "minor": "minor"}
+
+
+def label_allure(meta: dict[str, Any]) -> None:
+    """Give the running test Allure labels: phase, item, check and severity."""
+    try:
+        import allure
+    except ImportError:  # pragma: no cover - allure-pytest is a dependency
+        return
+    for phase in meta["phases"]:
+        allure.dynamic.label("phase", phase)
+    allure.dynamic.label("item", str(meta["item"]))
+    allure.dynamic.label("check", str(meta["id"]))
+    allure.dynamic.label("postdeploy_severity", str(meta["severity"]))
+    allure.dynamic.severity(ALLURE_SEVERITY.get(str(meta["severity"]), "normal"))
+
+
+def attach_allure(entry: dict[str, Any]) -> None:
+    """Attach a check's evidence to its Allure result."""
+    try:
+        import allure
+    except ImportError:  # pragma: no cover
+        return
+    allure.attach(
+        json.dumps(entry, indent=2, default=str), name="evidence", attachment_type=allure.attachment_type.JSON
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call":
+        return
+    entries = [json.loads(str(v)) for k, v in item.user_properties if k == "postdeploy"]
+    judged = next((e for e in entries if "outcome" in e), None)
+    if judged is None:
+        return
+    try:
+        from pytest_html import extras
+    except ImportError:  # pragma: no cover
+        return
+    report.extras = [*getattr(report, "extras", []), extras.json(judged, name="evidence")]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_report_title(report: Any) -> None:
+    report.title = "postdeploy: deployment check"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    config = session.config
+    state = config.stash.get(STATE, None)
+    verdict = config.stash.get(VERDICT, None)
+    if state is None or state.env is None:
+        return
+    colour = {"success": "#2e7d32", "issues": "#ef6c00", "rollback": "#c62828"}.get(verdict or "", "#555")
+    targets = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in state.env.targets().items())
+    prefix.append(
+        f'<p style="font-size:1.6em;color:{colour}"><b>Verdict: {html.escape((verdict or "unknown").upper())}</b></p>'
+        f"<p>Environment <b>{html.escape(state.env.name)}</b>, phase <b>{html.escape(state.phase)}</b></p>"
+        f"<ul>{targets}</ul>"
+    )
