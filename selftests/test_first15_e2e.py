@@ -7,13 +7,12 @@ and reads the record: the checks the fault concerns must fail, saying what they 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox.faults import FAULTS
-from sandboxrun import Sandbox, start
+from sandboxrun import Sandbox
 
 FIRST15 = {
     "deploy.running",
@@ -71,13 +70,6 @@ CONFINED = {
     "table_missing",
     "migrations_missing",
 }
-
-
-@pytest.fixture(scope="module")
-def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sandbox = start(tmp_path_factory.mktemp("sandbox"))
-    yield sandbox
-    sandbox.cli("down")
 
 
 def test_every_sandbox_fault_has_an_expectation():
