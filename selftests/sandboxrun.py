@@ -70,8 +70,9 @@ class Sandbox:
             "first15",
             "--env",
             "local",
-            "--reports-dir",
-            str(reports),
+            # The = form: pytest picks its rootdir before plugin options are known, and would
+            # take a separate existing path argument for a test path.
+            f"--reports-dir={reports}",
             "-q",
             "-rfEs",
             *args,

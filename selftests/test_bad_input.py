@@ -32,7 +32,7 @@ def free_port() -> int:
 def suite(env_dir: Path, reports: Path, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 90):
     env = {**os.environ, "POSTDEPLOY_ENV_DIR": str(env_dir), **(extra_env or {})}
     env.pop("POSTDEPLOY_ENV", None)
-    cmd = [sys.executable, "-m", "pytest", "-m", "first15", "--reports-dir", str(reports), "-q", *args]
+    cmd = [sys.executable, "-m", "pytest", "-m", "first15", f"--reports-dir={reports}", "-q", *args]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return proc, time.monotonic() - started

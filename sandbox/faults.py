@@ -1,0 +1,158 @@
+"""The sandbox's switchable faults: their names, and how the app process learns of them.
+
+``FAULTS`` is the one list of names (the suite's self-tests import it). Faults that change
+the app's behaviour travel through ``faults.json`` in the state directory: the supervisor
+rewrites it, the app re-reads it when its mtime changes and answers with ``faults.ack``,
+so the supervisor can return only once the fault is in effect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+FAULTS: dict[str, str] = {
+    "db_down": "stop PostgreSQL; the app keeps running (health unhealthy, DB reads raise, jobs log errors)",
+    "db_frozen": "SIGSTOP the postmaster and its children: requests touching the DB hang",
+    "migrations_missing": "delete the alembic_version row (health: migrations warning)",
+    "table_missing": "rename wallet_registry to wallet_registry_hidden (readiness false, jobs log errors)",
+    "old_version": "redeploy the previous release 1.4.1 with its own commit",
+    "app_down": "stop the app process and leave it stopped",
+    "startup_error": "redeploy so that the startup DB init fails and logs an ERROR",
+    "error_logged": "the app logs one ERROR line at once",
+    "errors_5xx": "30% of API requests (not ping/health/readiness) answer a handled 500",
+    "unhandled_errors": "30% of API requests (not ping/health/readiness) raise unhandled",
+    "slow": "+600 ms on every request except /metrics",
+    "login_broken": "POST /api/v1/auth/login answers 500 INTERNAL_ERROR",
+    "projects_broken": "GET /api/v1/projects answers 500 DATABASE_ERROR",
+    "transactions_broken": "GET /api/v1/escrow/transactions answers 500 DATABASE_ERROR",
+    "sentry_new_issue": "Sentry gets a new unresolved error issue first seen now",
+    # Beyond the original list: one per remaining "fault" of the checklist.
+    "traffic_drop": "the synthetic traffic pauses (request rate drops to zero)",
+    "connection_leak": "the app holds 22 extra DB connections (db_connections_active 27)",
+    "memory_leak": "the app's resident memory grows by about 2 MB/s",
+    "slow_query": "GET /api/v1/projects also runs a 1.2 s query (pg_stat_statements)",
+    "job_stalled": "the app's background jobs (wallet balance sync, event ingestion) stop",
+    "stacktrace_leak": "error bodies carry a stack trace with file paths (debug mode)",
+    "input_500": "a malformed login body raises an unhandled exception (500)",
+    "endpoint_removed": "GET /api/v1/escrow/transactions is gone (404, not in openapi.json)",
+    "headers_missing": "responses lose X-Content-Type-Options and X-Frame-Options",
+    "rules_missing": "Prometheus is reloaded without the alert rules",
+}
+
+# Faults the app process implements itself, from faults.json.
+APP_FAULTS = frozenset(
+    {
+        "error_logged",
+        "errors_5xx",
+        "unhandled_errors",
+        "slow",
+        "login_broken",
+        "projects_broken",
+        "transactions_broken",
+        "connection_leak",
+        "memory_leak",
+        "slow_query",
+        "job_stalled",
+        "stacktrace_leak",
+        "input_500",
+        "endpoint_removed",
+        "headers_missing",
+    }
+)
+# Faults that take effect by starting a different app process.
+REDEPLOY_FAULTS = frozenset({"old_version", "startup_error"})
+
+
+def write_fault_file(path: Path, faults: list[str], generation: int, error_nonce: int) -> None:
+    """Publish the app-side faults; the generation lets the writer wait for the ack."""
+    payload = {
+        "generation": generation,
+        "faults": sorted(f for f in faults if f in APP_FAULTS),
+        "error_log_nonce": error_nonce,
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, path)
+
+
+def read_ack(path: Path) -> dict[str, Any]:
+    """Return the app's last acknowledgement, or {} when there is none."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class FaultFlags:
+    """The app's view of faults.json, refreshed by a watcher thread.
+
+    Reading per request would cost a stat each time; a 50 ms poll keeps requests free of
+    file I/O and still lets the supervisor see the ack within a fraction of a second.
+    """
+
+    def __init__(self, path: Path, ack_path: Path, on_error_nonce: Any = None, on_change: Any = None) -> None:
+        self._path = path
+        self._ack_path = ack_path
+        self._on_error_nonce = on_error_nonce
+        self._on_change = on_change
+        self._mtime: float | None = None
+        self._active: frozenset[str] = frozenset()
+        self._logged_nonce: int | None = None
+        self._stop = threading.Event()
+
+    def active(self, name: str) -> bool:
+        """Tell whether one app-side fault is switched on."""
+        return name in self._active
+
+    def refresh(self) -> None:
+        """Re-read faults.json if it changed, act on it, and acknowledge it."""
+        try:
+            mtime = self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime == self._mtime:
+            return
+        self._mtime = mtime
+        data: dict[str, Any] = {}
+        if mtime is not None:
+            try:
+                data = json.loads(self._path.read_text())
+            except (OSError, ValueError):
+                # A rename-written file is never partial; a bad one is simply ignored.
+                self._mtime = None
+                return
+        self._active = frozenset(data.get("faults", []))
+        nonce = data.get("error_log_nonce")
+        if "error_logged" in self._active and nonce != self._logged_nonce:
+            self._logged_nonce = nonce
+            if self._on_error_nonce is not None:
+                self._on_error_nonce()
+        if self._on_change is not None:
+            # Before the ack, so that "in effect" includes what the callback sets up.
+            self._on_change(self._active)
+        ack = {"generation": data.get("generation", 0), "pid": os.getpid()}
+        tmp = self._ack_path.with_name(f".{self._ack_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(ack))
+        os.replace(tmp, self._ack_path)
+
+    def start(self) -> None:
+        """Read once now, then keep watching in a daemon thread."""
+        self.refresh()
+        threading.Thread(target=self._watch, name="fault-watcher", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the watcher thread."""
+        self._stop.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.refresh()
+            except OSError:
+                time.sleep(0.5)

@@ -1,0 +1,138 @@
+"""A real Prometheus server scraping the sandbox app, and a small query helper."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from sandbox import state
+from sandbox.postgres import PortInUse, pdeathsig_prefix
+
+CONFIG_TEMPLATE = """\
+# Written by the sandbox supervisor; regenerated on every start.
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+{rule_files}scrape_configs:
+  - job_name: {job}
+    metrics_path: /metrics
+    static_configs:
+      - targets: ["127.0.0.1:{app_port}"]
+"""
+
+
+class PrometheusServer:
+    """One Prometheus process with its own TSDB under the runtime directory."""
+
+    def __init__(self, runtime_dir: Path, log_file: IO[bytes]) -> None:
+        self.dir = runtime_dir / "prometheus"
+        self.log_file = log_file
+        self.port: int | None = None
+        self.app_port: int | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, port: int, app_port: int, timeout: float = 15.0) -> None:
+        """Write the config, start the server and wait until its HTTP API answers."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError("the prometheus binary is not installed (apt-get install prometheus)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.app_port = app_port
+        config = self._write_config(with_rules=True)
+        self.port = port
+        log_start = self.log_file.tell()
+        self.proc = subprocess.Popen(
+            pdeathsig_prefix("TERM")
+            + [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.dir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=30d",
+                # Lets a test reload after adding history blocks to the TSDB.
+                "--web.enable-lifecycle",
+            ],
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.log_file.flush()
+                text = Path(self.log_file.name).read_bytes()[log_start:].decode(errors="replace")
+                if "address already in use" in text:
+                    raise PortInUse(f"port {port} is in use")
+                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {text[-300:]}")
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"prometheus did not answer within {timeout:.0f}s")
+
+    def _write_config(self, with_rules: bool) -> Path:
+        config = self.dir / "prometheus.yml"
+        rule_files = f"rule_files:\n  - {state.RULES_FILE}\n" if with_rules else ""
+        config.write_text(
+            CONFIG_TEMPLATE.format(rule_files=rule_files, job=state.PROMETHEUS_JOB, app_port=self.app_port)
+        )
+        return config
+
+    def set_rules(self, enabled: bool, timeout: float = 10.0) -> None:
+        """Load or drop the alert rules (the rules_missing fault) and wait until it shows."""
+        self._write_config(with_rules=enabled)
+        httpx.post(f"{self.url}/-/reload", timeout=5).raise_for_status()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            groups = httpx.get(f"{self.url}/api/v1/rules", timeout=2).json()["data"]["groups"]
+            if bool(groups) == enabled:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("Prometheus did not apply the rule change")
+
+    def running(self) -> bool:
+        """Tell whether the process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it takes too long."""
+        if not self.running():
+            return
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """Run an instant query and return its vector (empty on any failure)."""
+        try:
+            response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=2)
+            data = response.json()
+        except (httpx.HTTPError, ValueError):
+            return []
+        if data.get("status") != "success":
+            return []
+        result = data["data"]["result"]
+        return result if isinstance(result, list) else []
+
+    def scalar(self, promql: str) -> float | None:
+        """Return the first sample's value of an instant query, or None."""
+        result = self.query(promql)
+        if not result:
+            return None
+        return float(result[0]["value"][1])

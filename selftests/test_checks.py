@@ -1,0 +1,112 @@
+"""Check functions against canned answers: thresholds, escalation, minimum samples, evidence."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from postdeploy.apiclient import ApiClient
+from postdeploy.checks import metrics, smoke
+from postdeploy.config import Api, Expected, Prometheus, Thresholds
+from postdeploy.promql import PromClient
+
+TH = Thresholds(min_requests=50)
+
+
+def prom_answering(values: dict[str, float | None]) -> PromClient:
+    """A Prometheus that answers each query by the first key contained in it."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        key = next(k for k in values if k in query)
+        value = values[key]
+        result = [] if value is None else [{"metric": {}, "value": [1.0, str(value)]}]
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": result}})
+
+    return PromClient(Prometheus(url="http://prom.test", job="amani-backend"), transport=httpx.MockTransport(handler))
+
+
+def error_rate(requests, e5, unhandled):
+    prom = prom_answering({'status=~"5.."': e5, "errors_total": unhandled, "http_requests_total": requests})
+    return metrics.error_rate(prom, "amani-backend", 300, TH)
+
+
+def test_error_rate_below_threshold_passes_with_evidence():
+    r = error_rate(1000, 5, 0)
+    assert r.outcome == "passed" and r.value == 0.005
+    assert "http_requests_total" in r.evidence["query requests"] and r.evidence["window"] == "300s"
+
+
+def test_error_rate_above_one_percent_is_major():
+    r = error_rate(1000, 20, 0)
+    assert r.outcome == "failed" and r.severity is None and "2.00%" in r.summary
+
+
+def test_error_rate_above_ten_percent_escalates_to_critical():
+    r = error_rate(1000, 50, 100)
+    assert r.outcome == "failed" and r.severity == "critical" and "rollback bound" in r.summary
+
+
+def test_unhandled_exceptions_alone_fail_the_error_rate():
+    # The database refuses: every request raises, http_requests_total barely moves.
+    r = error_rate(100, None, 400)
+    assert r.outcome == "failed" and r.severity == "critical"
+
+
+@pytest.mark.parametrize(("requests", "word"), [(None, "no data"), (12, "inconclusive: 12 requests")])
+def test_no_data_and_small_samples_are_inconclusive(requests, word):
+    r = error_rate(requests, 0, 0)
+    assert r.outcome == "inconclusive" and word in r.summary
+
+
+def test_latency_p95():
+    slow = metrics.latency_p95(prom_answering({"histogram_quantile": 0.9, "_count": 500}), "j", 60, TH)
+    assert slow.outcome == "failed" and "900 ms" in slow.summary
+    fast = metrics.latency_p95(prom_answering({"histogram_quantile": 0.05, "_count": 500}), "j", 60, TH)
+    assert fast.outcome == "passed"
+    nan = metrics.latency_p95(prom_answering({"histogram_quantile": float("nan"), "_count": 500}), "j", 60, TH)
+    assert nan.outcome == "inconclusive"
+
+
+def api_answering(routes: dict[str, httpx.Response]) -> ApiClient:
+    return ApiClient(Api(base_url="http://api.test"), transport=httpx.MockTransport(lambda req: routes[req.url.path]))
+
+
+def test_health_200_with_unhealthy_body_fails():
+    body = {
+        "status": "unhealthy",
+        "checks": {
+            "database": {"status": "unhealthy", "message": "Connection refused"},
+            "migrations": {"status": "healthy"},
+        },
+    }
+    r = smoke.check_health(api_answering({"/api/v1/health": httpx.Response(200, json=body)}))
+    assert r.outcome == "failed" and "database: unhealthy (Connection refused)" in r.summary
+
+
+def test_health_with_a_warning_migration_fails():
+    body = {
+        "status": "healthy",
+        "checks": {
+            "database": {"status": "healthy"},
+            "migrations": {"status": "warning", "message": "No migrations applied"},
+        },
+    }
+    r = smoke.check_health(api_answering({"/api/v1/health": httpx.Response(200, json=body)}))
+    assert r.outcome == "failed" and "No migrations applied" in r.summary
+
+
+def test_version_accepts_a_short_commit_and_names_the_difference():
+    body = {"version": "1.4.1", "build": {"commit_sha": "abcdef0123456789"}}
+    api = api_answering({"/api/v1/version": httpx.Response(200, json=body)})
+    assert smoke.check_version(api, Expected(version="1.4.1", commit="abcdef0")).ok
+    r = smoke.check_version(api, Expected(version="1.4.2"))
+    assert r.outcome == "failed" and "version is '1.4.1', expected '1.4.2'" in r.summary
+
+
+def test_writes_are_refused_without_allow_writes():
+    from postdeploy.apiclient import WritesNotAllowed
+
+    api = api_answering({})
+    with pytest.raises(WritesNotAllowed, match="--allow-writes"):
+        api.request("DELETE", "/api/v1/projects/1")

@@ -1,0 +1,320 @@
+"""Self-test of the sandbox itself: it starts, speaks the contract, breaks on demand, heals, and leaves nothing behind.
+
+Runs alone in about 20 s: ``.venv/bin/python -m pytest selftests/test_sandbox.py``. The
+tests share one sandbox (module scope) and run in file order; the last one takes it down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.faults import FAULTS
+from sandbox.state import pid_alive
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_KEYS = {
+    "api_url",
+    "prometheus_url",
+    "prometheus_job",
+    "db_host",
+    "db_port",
+    "db_name",
+    "db_user",
+    "sentry_url",
+    "sentry_org",
+    "sentry_project",
+    "sentry_project_id",
+    "log_file",
+    "app_pidfile",
+    "test_user_email",
+    "expected_version",
+    "expected_commit",
+    "control_url",
+    "supervisor_pid",
+    "data_dir",
+    "deployed_at",
+    "faults",
+    "started_at",
+}
+
+
+@dataclass
+class Box:
+    """The sandbox under test and the time its `up` took."""
+
+    folder: Path
+    env: dict[str, str]
+    up_seconds: float
+
+    def cli(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sandbox", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.folder / "state.json").read_text())
+
+    def secret(self, name: str) -> str:
+        return (self.folder / "secrets" / name).read_text().strip()
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.state["api_url"], timeout=5)
+
+    def token(self) -> str:
+        with self.api() as api:
+            response = api.post(
+                "/api/v1/auth/login",
+                json={"email": self.state["test_user_email"], "password": self.secret("test_user_password")},
+            )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    def prom(self, promql: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.state['prometheus_url']}/api/v1/query", params={"query": promql}, timeout=5)
+        return response.json()["data"]["result"]
+
+    def status(self) -> dict[str, Any]:
+        return httpx.get(f"{self.state['control_url']}/status", timeout=5).json()
+
+
+def _up(handle: Box) -> None:
+    started = time.monotonic()
+    up = handle.cli("up")
+    handle.up_seconds = time.monotonic() - started
+    log = handle.folder / "supervisor.log"
+    assert up.returncode == 0, f"{up.stdout}{up.stderr}\n{log.read_text() if log.exists() else ''}"
+    print(f"\nsandbox up took {handle.up_seconds:.1f}s")
+
+
+@pytest.fixture(scope="module")
+def module_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
+    folder = tmp_path_factory.mktemp("sandbox-state")
+    handle = Box(folder, dict(os.environ, POSTDEPLOY_SANDBOX_DIR=str(folder)), 0.0)
+    _up(handle)
+    yield handle
+    handle.cli("down")  # a no-op when test_down already ran
+
+
+@pytest.fixture
+def box(module_box: Box) -> Box:
+    """The module's sandbox, started again if an earlier test (run out of order) took it down."""
+    if not (module_box.folder / "state.json").exists():
+        _up(module_box)
+    return module_box
+
+
+def test_up_is_quick_and_writes_the_state_file(box: Box) -> None:
+    assert box.up_seconds < 15
+    state = box.state
+    assert set(state) == STATE_KEYS
+    assert state["api_url"].startswith("http://127.0.0.1:")
+    assert state["prometheus_job"] == "amani-backend"
+    assert (state["db_host"], state["db_name"], state["db_user"]) == ("127.0.0.1", "amani", "postdeploy_ro")
+    assert state["expected_version"] == "1.4.2" and re.fullmatch(r"[0-9a-f]{40}", state["expected_commit"])
+    assert state["faults"] == [] and state["data_dir"].startswith("/tmp/")
+    assert oct((box.folder / "secrets").stat().st_mode & 0o777) == "0o700"
+    for name in ("test_user_password", "db_password", "sentry_token", "app_db_password"):
+        secret = box.folder / "secrets" / name
+        assert oct(secret.stat().st_mode & 0o777) == "0o600"
+        assert secret.read_text().strip() not in json.dumps(state)
+
+
+def test_up_again_is_a_no_op(box: Box) -> None:
+    again = box.cli("up")
+    assert again.returncode == 0, again.stdout
+    assert "already up" in again.stdout
+    assert pid_alive(box.state["supervisor_pid"])
+
+
+def test_every_port_answers(box: Box) -> None:
+    state = box.state
+    assert httpx.get(f"{state['api_url']}/api/v1/ping", timeout=5).json() == {"message": "pong"}
+    assert httpx.get(f"{state['prometheus_url']}/-/ready", timeout=5).status_code == 200
+    assert httpx.get(f"{state['sentry_url']}/api/0/", timeout=5).status_code == 200
+    assert box.status()["ready"] is True
+    status = box.cli("status")
+    assert status.returncode == 0 and "faults      none" in status.stdout
+
+
+def test_health_readiness_and_version_follow_the_contract(box: Box) -> None:
+    with box.api() as api:
+        health = api.get("/api/v1/health")
+        readiness = api.get("/api/v1/readiness").json()
+        version = api.get("/api/v1/version").json()
+        root = api.get("/api/v1/").json()
+    body = health.json()
+    assert health.status_code == 200 and body["status"] == "healthy"
+    assert body["checks"]["database"]["status"] == "healthy"
+    assert body["checks"]["migrations"] == {
+        "status": "healthy",
+        "message": "Migrations are up to date",
+        "current_version": "001_initial_schema",
+    }
+    assert readiness["ready"] is True
+    assert set(readiness["checks"]) == {
+        "database",
+        "table_users",
+        "table_wallet_registry",
+        "table_wallet_balance_snapshot",
+        "table_wallet_transaction_event",
+    }
+    assert version["version"] == "1.4.2" and version["build"]["commit_sha"] == box.state["expected_commit"]
+    assert set(version["build"]) == {"commit_sha", "build_time", "build_number", "build_branch"}
+    assert set(version["runtime"]) == {"python_version", "platform"}
+    assert root["app"] == "Amani Escrow Backend"
+
+
+def test_login_and_authenticated_reads(box: Box) -> None:
+    token = box.token()
+    bearer = {"Authorization": f"Bearer {token}"}
+    with box.api() as api:
+        projects = api.get("/api/v1/projects", headers=bearer)
+        transactions = api.get("/api/v1/escrow/transactions", headers=bearer)
+        assert projects.status_code == 200 and transactions.status_code == 200
+        for page in (projects.json(), transactions.json()):
+            assert set(page) == {"items", "total", "page", "page_size", "has_more"} and page["items"]
+        assert api.get("/api/v1/projects").status_code == 403
+        assert api.get("/api/v1/projects", headers={"Authorization": "Bearer nope"}).status_code == 401
+        wrong = api.post("/api/v1/auth/login", json={"email": box.state["test_user_email"], "password": "x"})
+        assert wrong.status_code == 401
+        assert wrong.json()["error"]["message"] == "Incorrect email or password"
+        unverified = api.post(
+            "/api/v1/auth/login",
+            json={"email": "pending-user@amani.test", "password": box.secret("unverified_user_password")},
+        )
+        assert unverified.status_code == 403
+        malformed = api.post("/api/v1/auth/login", content=b"{not json")
+        assert malformed.status_code == 422 and malformed.json()["error"]["code"] == "VALIDATION_ERROR"
+        missing = api.get("/api/v1/nothing-here", headers={"X-Request-ID": "selftest-42"})
+        assert missing.status_code == 404 and missing.headers["x-request-id"] == "selftest-42"
+        assert missing.json() == {
+            "error": {"code": "HTTP_404", "message": "Not Found", "status": 404, "path": "/api/v1/nothing-here"}
+        }
+
+
+def test_prometheus_scrapes_the_app_and_loads_the_rules(box: Box) -> None:
+    job = 'job="amani-backend"'
+    total = box.prom(f"sum(http_requests_total{{{job}}})")
+    assert total and float(total[0]["value"][1]) >= 30
+    info = box.prom(f"amani_app_info{{{job}}}")
+    assert info and info[0]["metric"]["version"] == "1.4.2"
+    assert box.prom(f"db_connections_active{{{job}}}")
+    rules = httpx.get(f"{box.state['prometheus_url']}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    assert [group["name"] for group in rules] == ["amani_backend_alerts"]
+    assert {rule["name"] for rule in rules[0]["rules"]} >= {"HighErrorRate", "ApplicationDown", "DiskSpaceLow"}
+
+
+def test_sentry_stand_in_lists_issues(box: Box) -> None:
+    state = box.state
+    url = f"{state['sentry_url']}/api/0/organizations/{state['sentry_org']}/issues/"
+    auth = {"Authorization": f"Bearer {box.secret('sentry_token')}"}
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=5).json() == {"detail": "Invalid token"}
+    response = httpx.get(url, headers=auth, params={"limit": 1}, timeout=5)
+    assert response.status_code == 200 and 'rel="next"; results="true"' in response.headers["Link"]
+    issue = response.json()[0]
+    assert issue["project"]["id"] == state["sentry_project_id"] and issue["status"] == "unresolved"
+    recent = httpx.get(url, headers=auth, params={"query": "is:unresolved level:error firstSeen:-15m"}, timeout=5)
+    assert recent.json() == []
+
+
+def test_startup_lines_are_logged(box: Box) -> None:
+    lines = [json.loads(line) for line in Path(box.state["log_file"]).read_text().splitlines()]
+    messages = [line["message"] for line in lines if line["name"] == "app.main"]
+    assert "Starting Amani Escrow Backend..." in messages
+    assert "Database initialized successfully" in messages
+    assert not any(line["levelname"] == "ERROR" for line in lines)
+
+
+def test_an_unknown_fault_lists_the_valid_ones(box: Box) -> None:
+    result = box.cli("fault", "no_such_fault")
+    assert result.returncode == 2
+    assert all(name in result.stdout for name in FAULTS)
+
+
+def test_faults_apply_and_heal_redeploys(box: Box) -> None:
+    before = box.state
+    old_pid = box.status()["components"]["app"]["pid"]
+    for name in ("db_down", "sentry_new_issue", "errors_5xx"):
+        result = box.cli("fault", name)
+        assert result.returncode == 0, result.stdout
+    assert box.state["faults"] == ["db_down", "sentry_new_issue", "errors_5xx"]
+    token_free = box.api()
+    health = token_free.get("/api/v1/health")
+    assert health.status_code == 200 and health.json()["status"] == "unhealthy"
+    assert "Connection refused" in health.json()["checks"]["database"]["message"]
+    failed_login = token_free.post(
+        "/api/v1/auth/login", json={"email": before["test_user_email"], "password": box.secret("test_user_password")}
+    )
+    assert failed_login.status_code == 500  # unhandled (DB) or injected: both are 500s
+    metrics = token_free.get("/metrics").text
+    token_free.close()
+    assert re.search(r'^errors_total\{endpoint="[^"]+",error_type="OperationalError"\} [1-9]', metrics, re.M)
+    sentry = httpx.get(
+        f"{before['sentry_url']}/api/0/projects/amani/amani-backend/issues/",
+        params={"query": "is:unresolved level:error firstSeen:-15m"},
+        headers={"Authorization": f"Bearer {box.secret('sentry_token')}"},
+        timeout=5,
+    ).json()
+    assert [issue["title"] for issue in sentry] == ["OperationalError: connection pool exhausted"]
+
+    started = time.monotonic()
+    healed = box.cli("heal")
+    heal_seconds = time.monotonic() - started
+    print(f"\nsandbox heal took {heal_seconds:.1f}s")
+    assert healed.returncode == 0, healed.stdout
+    assert heal_seconds < 15
+    after = box.state
+    assert after["faults"] == [] and after["deployed_at"] > before["deployed_at"]
+    assert box.status()["components"]["app"]["pid"] != old_pid
+    with box.api() as api:
+        assert api.get("/api/v1/health").json()["status"] == "healthy"
+    assert box.status()["ready"] is True
+
+
+def test_down_leaves_no_process_and_no_data(box: Box) -> None:
+    state = box.state
+    components = box.status()["components"]
+    pids = [
+        state["supervisor_pid"],
+        components["app"]["pid"],
+        components["postgres"]["pid"],
+        components["prometheus"]["pid"],
+    ]
+    assert all(pid_alive(pid) for pid in pids)
+    result = box.cli("down")
+    assert result.returncode == 0, result.stdout
+    assert not any(pid_alive(pid) for pid in pids)
+    assert not Path(state["data_dir"]).exists()
+    assert not (box.folder / "state.json").exists()
+    assert box.cli("status").returncode == 3
+    assert box.cli("down").returncode == 0
+
+
+def test_up_after_down_starts_clean(box: Box) -> None:
+    # The box fixture has just brought the sandbox up again from its leftovers.
+    assert box.up_seconds < 15
+    assert box.status()["ready"] is True
+    with box.api() as api:
+        assert api.get("/api/v1/health").json()["status"] == "healthy"
+    data_dir = box.state["data_dir"]
+    assert box.cli("down").returncode == 0
+    assert not Path(data_dir).exists()
