@@ -25,7 +25,7 @@ def local_env(box: Sandbox, monkeypatch):
         "UPDATE users SET full_name = 'x'",
         "CREATE TABLE postdeploy_probe (id int)",
         "SET default_transaction_read_only = off; INSERT INTO projects (id, title) VALUES (gen_random_uuid(), 'x')",
-        "SET TRANSACTION READ WRITE",
+        "SET TRANSACTION READ WRITE; DELETE FROM projects",
     ],
 )
 def test_database_session_cannot_write(local_env, statement):
