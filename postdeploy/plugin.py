@@ -182,11 +182,13 @@ def _open_run_dir(config: pytest.Config, state: RunState) -> None:
 
 
 def _thresholds(env: Any) -> dict[str, Any]:
-    return {
+    """Return the thresholds and windows in force, as plain JSON values (they travel to xdist)."""
+    values = {
         **dataclasses.asdict(env.thresholds),
         **{f"window_{k}": v for k, v in dataclasses.asdict(env.windows).items()},
         "wait": f"{env.wait.attempts} x {env.wait.interval:g}s",
     }
+    return json.loads(json.dumps(values))
 
 
 def _add_metadata(config: pytest.Config, state: RunState) -> None:
@@ -195,7 +197,7 @@ def _add_metadata(config: pytest.Config, state: RunState) -> None:
     except ImportError:  # pragma: no cover - pytest-html brings pytest-metadata
         return
     meta = config.stash.get(metadata_key, None)
-    if meta is None or state.env is None:
+    if meta is None or state.env is None or state.is_worker:
         return
     # Environment variables that pytest-metadata shows could hold secrets: keep only ours.
     for key in list(meta):

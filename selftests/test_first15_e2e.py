@@ -106,6 +106,7 @@ def test_healthy_sandbox_passes_every_check(box: Sandbox, tmp_path: Path):
     assert outcomes["business.flow.write"] == "skipped"
     assert "--allow-writes" in run.check("business.flow.write")["summary"]
     assert run.returncode == 0, run.output[-3000:]
+    assert "warning" not in run.output.lower(), run.output[-3000:]
     assert run.record["verdict"] == "success"
     assert run.record["logins"] == 1
     # Every run leaves the full report folder, and `latest` points at it.
@@ -122,6 +123,8 @@ def test_healthy_sandbox_passes_every_check(box: Sandbox, tmp_path: Path):
 def test_healthy_under_xdist_one_record_one_login(box: Sandbox, tmp_path: Path):
     run = box.run_suite(tmp_path, "-n", "2")
     assert run.returncode == 0, run.output[-3000:]
+    # A worker that crashes is replaced silently by xdist: the output must show none.
+    assert "node down" not in run.output and "Warning" not in run.output, run.output[-3000:]
     assert {k for k, v in run.outcomes().items() if v == "passed"} == FIRST15
     assert run.record["logins"] == 1
     assert len(list((tmp_path / "local").iterdir())) == 2  # one run folder + latest
