@@ -41,10 +41,12 @@ def _live_status(paths: state.Paths) -> tuple[dict[str, Any], dict[str, Any]] | 
 def _print_status(st: dict[str, Any], status: dict[str, Any]) -> None:
     comps = status["components"]
     print(f"sandbox: {'ready' if status['ready'] else 'up, not ready'} (state {status['state_file']})")
-    print(
-        f"  app         {comps['app']['state']:<26} {st['api_url']}"
-        f"  version {comps['app']['version']}, pid {comps['app']['pid']}"
-    )
+    app = comps["app"]
+    print(f"  app         {app['state']:<26} {st['api_url']}  version {app['version']}, pid {app['pid']}")
+    plain = "serves the API (fault)" if "redirect_missing" in status["faults"] else "redirects to https"
+    print(f"  plain http  {plain:<26} {st['http_url']}  (serves /metrics)")
+    tls = app.get("tls") or {}
+    print(f"  tls         {'cert expires ' + str(tls.get('cert_expires', '?'))[:10]:<26} CA {st['ca_file']}")
     print(
         f"  postgres    {comps['postgres']['state']:<26} {st['db_host']}:{st['db_port']}"
         f"  db {st['db_name']}, user {st['db_user']}"

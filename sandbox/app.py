@@ -1,14 +1,15 @@
 """The sandbox's stand-in for the Amani Escrow Backend, run as its own process.
 
-``python -m sandbox.app --port P --state-dir D --db-port Q [...]``. It serves the real
-service's HTTP contract with ThreadingHTTPServer, counts requests the way its Prometheus
-middleware does (an unhandled exception lands in errors_total only), and logs JSON lines.
+``python -m sandbox.app --port P --http-port H --state-dir D --db-port Q [...]``. It serves
+the real service's HTTP contract over HTTPS on P (ThreadingHTTPServer; certificates from
+``D/tls``), redirects plain HTTP on H to it as production does, counts requests the way its
+Prometheus middleware does (an unhandled exception lands in errors_total only), and logs
+JSON lines.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
@@ -18,7 +19,8 @@ import threading
 import time
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,8 +34,17 @@ from sandbox.dbpool import ConnectionPool
 from sandbox.faults import FaultFlags
 from sandbox.jobs import BackgroundJobs
 from sandbox.leaks import Leaks
+from sandbox.listeners import Listeners
 from sandbox.router import Redirect, resolve
 from sandbox.routes import API, REMOVABLE_PATH, AppConfig, Context, driver_message
+from sandbox.security import (
+    cors_headers,
+    forwarded_https,
+    https_redirect,
+    preflight,
+    security_headers,
+    with_debug_trace,
+)
 from sandbox.web import ApiError, Request, Response, error_response
 
 MAX_BODY = 1024 * 1024
@@ -51,7 +62,12 @@ class AppHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "uvicorn"
     sys_version = ""
-    ctx: Context  # set on the subclass built in serve()
+    # Set on the two subclasses built in serve(): one per listener.
+    ctx: Context
+    secure: bool  # the HTTPS listener
+    https_port: int
+    # Whether the client's side of this request is HTTPS (directly or through a proxy).
+    secure_request = False
 
     # Every method goes through the same path, so the contract's 405s come from routing.
     def do_GET(self) -> None:
@@ -68,7 +84,22 @@ class AppHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         write_stdout("INFO:     " + (format % args))
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What the HTTP parser rejects (bad request line, huge headers, unknown method), in the
+        service's error envelope rather than http.server's HTML page."""
+        self.close_connection = True
+        self.secure_request = self.secure
+        path = urlsplit(getattr(self, "path", "") or "").path or "/"
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        client = f"{self.client_address[0]}:{self.client_address[1]}"
+        self._send(error_response(code, f"HTTP_{code}", phrase, path), str(uuid.uuid4()), client)
+
     def _read_body(self) -> bytes | None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
         raw = self.headers.get("Content-Length")
         if raw is None:
             return b""
@@ -80,12 +111,32 @@ class AppHandler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
+    def _read_chunked(self) -> bytes | None:
+        """A chunked body; left unread, its bytes would be parsed as the next request."""
+        body = b""
+        while True:
+            try:
+                size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+            except ValueError:
+                return None
+            if size < 0 or len(body) + size > MAX_BODY:
+                return None
+            if size == 0:
+                break
+            body += self.rfile.read(size)
+            self.rfile.readline(1024)  # the CRLF after the chunk
+        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return body
+
     def _handle(self) -> None:
         split = urlsplit(self.path)
         path = split.path or "/"
         client = f"{self.client_address[0]}:{self.client_address[1]}"
         incoming_id = (self.headers.get("X-Request-ID") or "").strip()
         request_id = incoming_id[:200] if incoming_id.isprintable() and incoming_id else (str(uuid.uuid4()))
+        faults = self.ctx.faults
+        self.secure_request = self.secure or forwarded_https(self.headers)
         body = self._read_body()
         if body is None:
             # The rest of the stream cannot be trusted: answer and close the connection.
@@ -96,12 +147,26 @@ class AppHandler(BaseHTTPRequestHandler):
             metrics = Response(200, generate_latest(), content_type=CONTENT_TYPE_LATEST)
             self._send(metrics, request_id, client)
             return
-        request = Request(
-            self.command, path, parse_qs(split.query, keep_blank_values=True), self.headers, body, client, request_id
-        )
-        response = self._observed(request)
-        if response.status >= 400 and self.ctx.faults.active("stacktrace_leak"):
-            response = _with_debug_trace(response)
+        if not self.secure_request and not faults.active("redirect_missing"):
+            # Before the metrics middleware, like a redirect in front of the app: not counted.
+            self._send(https_redirect(self.https_port, self.path), request_id, client)
+            return
+        wildcard = faults.active("cors_wildcard")
+        response = preflight(self.command, self.headers, wildcard)
+        if response is None:
+            request = Request(
+                self.command,
+                path,
+                parse_qs(split.query, keep_blank_values=True),
+                self.headers,
+                body,
+                client,
+                request_id,
+            )
+            response = self._observed(request)
+            if response.status >= 400 and faults.active("stacktrace_leak"):
+                response = with_debug_trace(response)
+            response.headers.update(cors_headers(self.headers.get("Origin"), wildcard))
         self._send(response, request_id, client)
 
     def _observed(self, request: Request) -> Response:
@@ -164,9 +229,8 @@ class AppHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", response.content_type)
             self.send_header("Content-Length", str(len(response.body)))
             self.send_header("x-request-id", request_id)
-            if not self.ctx.faults.active("headers_missing"):
-                self.send_header("X-Content-Type-Options", "nosniff")
-                self.send_header("X-Frame-Options", "DENY")
+            for name, value in security_headers(self.secure_request, self.ctx.faults.active("headers_missing")).items():
+                self.send_header(name, value)
             for name, value in response.headers.items():
                 self.send_header(name, value)
             if self.close_connection:
@@ -178,20 +242,7 @@ class AppHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
             return
-        access_line(client, self.command, self.path, self.request_version, response.status)
-
-
-def _with_debug_trace(response: Response) -> Response:
-    """The stacktrace_leak fault: what a service left in debug mode puts in its error bodies."""
-    try:
-        payload = json.loads(response.body)
-    except ValueError:
-        return response
-    payload["debug"] = {
-        "traceback": "".join(traceback.format_stack(limit=6)),
-        "settings": {"DEBUG": True, "DATABASE_URL": "postgresql://amani:***@127.0.0.1/amani"},
-    }
-    return Response(response.status, json.dumps(payload).encode(), response.content_type, response.headers)
+        access_line(client, self.command or "-", getattr(self, "path", ""), self.request_version, response.status)
 
 
 def init_database(log: logging.Logger, conninfo: dict[str, object], port: int) -> None:
@@ -206,7 +257,8 @@ def init_database(log: logging.Logger, conninfo: dict[str, object], port: int) -
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox.app", description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="the HTTPS port (the API)")
+    parser.add_argument("--http-port", type=int, required=True, help="the plain HTTP port (redirects, /metrics)")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--db-host", default=state.DB_HOST)
     parser.add_argument("--db-port", type=int, required=True)
@@ -247,28 +299,42 @@ def serve(argv: list[str] | None = None) -> int:
     def log_injected_error() -> None:
         log.error("Payment webhook processing failed: FinCra signature verification error (sandbox fault error_logged)")
 
-    faults = FaultFlags(paths.faults_file, paths.faults_ack, on_error_nonce=log_injected_error, on_change=leaks.apply)
+    listeners: Listeners | None = None
+
+    def on_faults(active: frozenset[str]) -> None:
+        leaks.apply(active)
+        if listeners is not None:
+            listeners.apply(active)
+
+    faults = FaultFlags(paths.faults_file, paths.faults_ack, on_error_nonce=log_injected_error, on_change=on_faults)
     ctx = Context(config, pool, faults, state.read_secret(paths, "jwt_secret"), log)
-    handler = type("BoundAppHandler", (AppHandler,), {"ctx": ctx})
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    bound = {"ctx": ctx, "https_port": args.port}
+    listeners = Listeners(
+        paths,
+        args.port,
+        args.http_port,
+        type("HttpsAppHandler", (AppHandler,), {**bound, "secure": True}),
+        type("HttpAppHandler", (AppHandler,), {**bound, "secure": False}),
+    )
     faults.start()
     jobs = BackgroundJobs(pool, faults, log)
     jobs.start()
 
     def on_term(signum: int, frame: object) -> None:
         # shutdown() blocks until serve_forever returns, so it cannot run on this thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        threading.Thread(target=listeners.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    write_stdout(f"INFO:     Uvicorn running on http://127.0.0.1:{args.port} (Press CTRL+C to quit)")
+    write_stdout(f"INFO:     Uvicorn running on https://127.0.0.1:{args.port} (Press CTRL+C to quit)")
+    write_stdout(f"INFO:     Plain HTTP on http://127.0.0.1:{args.http_port} (redirects to HTTPS; /metrics)")
     try:
-        server.serve_forever(poll_interval=0.2)
+        listeners.serve_forever()
     finally:
         log.info(f"Shutting down {state.APP_NAME}...")
         faults.stop()
         jobs.stop()
-        server.server_close()
+        listeners.close()
         pool.close()
     return 0
 

@@ -1,12 +1,14 @@
 """The app as the supervisor's child process: deploy, stop, and wait until it counts as live.
 
 A deploy is a new process (new pid, start time, metrics and startup log lines), started
-with the release and startup options the active faults call for.
+with the release and startup options the active faults call for. The supervisor's probes
+speak HTTPS and trust only the sandbox's CA, as a client of the real service would.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -22,11 +24,12 @@ MIN_REQUESTS = 30
 
 
 class AppProcess:
-    """One app process at a time on a fixed port."""
+    """One app process at a time on two fixed ports: HTTPS (the API) and plain HTTP."""
 
-    def __init__(self, paths: state.Paths, port: int, stdout_log: IO[bytes]) -> None:
+    def __init__(self, paths: state.Paths, port: int, http_port: int, stdout_log: IO[bytes]) -> None:
         self.paths = paths
         self.port = port
+        self.http_port = http_port
         self.stdout_log = stdout_log
         self.proc: subprocess.Popen[bytes] | None = None
         self.version = state.CURRENT_RELEASE.version
@@ -35,10 +38,23 @@ class AppProcess:
         # Wall-clock time of the spawn: the deploy time written to state.json.
         self.spawn_time = 0.0
         self.last_stop = 0.0
+        self._tls_context: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The API's HTTPS URL."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The plain HTTP port: redirects to HTTPS, serves /metrics."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A client context trusting the sandbox's CA only (made once: the CA lasts the run)."""
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context(cafile=str(self.paths.ca_file))
+        return self._tls_context
 
     @property
     def pid(self) -> int | None:
@@ -70,6 +86,7 @@ class AppProcess:
             *pdeathsig_prefix("TERM"),
             sys.executable, "-m", "sandbox.app",
             "--port", str(self.port),
+            "--http-port", str(self.http_port),
             "--state-dir", str(self.paths.root),
             "--db-port", str(db_port),
             "--version", release.version,
@@ -92,15 +109,17 @@ class AppProcess:
         self.start_time = self._wait_answers()
 
     def _wait_answers(self, timeout: float = 15.0) -> float:
-        """Wait for ping, then read the process start time the app exports."""
+        """Wait for ping over HTTPS, then read the process start time from the plain port's /metrics."""
         assert self.proc is not None
+        verify = self.tls_context()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the app exited with code {self.proc.returncode} (see {self.paths.app_stdout_log})")
             try:
-                if httpx.get(f"{self.url}/api/v1/ping", timeout=1).status_code == 200:
-                    metrics = httpx.get(f"{self.url}/metrics", timeout=2).text
+                if httpx.get(f"{self.url}/api/v1/ping", timeout=1, verify=verify).status_code == 200:
+                    # Where Prometheus scrapes: both listeners are up once this answers too.
+                    metrics = httpx.get(f"{self.http_url}/metrics", timeout=2).text
                     match = re.search(r"^process_start_time_seconds (\S+)$", metrics, re.M)
                     if match:
                         return float(match.group(1))

@@ -40,8 +40,12 @@ FAULTS: dict[str, str] = {
     "stacktrace_leak": "error bodies carry a stack trace with file paths (debug mode)",
     "input_500": "a malformed login body raises an unhandled exception (500)",
     "endpoint_removed": "GET /api/v1/escrow/transactions is gone (404, not in openapi.json)",
-    "headers_missing": "responses lose X-Content-Type-Options and X-Frame-Options",
+    "headers_missing": "responses lose X-Content-Type-Options, X-Frame-Options and Strict-Transport-Security",
     "rules_missing": "Prometheus is reloaded without the alert rules",
+    # The transport-security ones (the API is served over HTTPS with the sandbox's own CA).
+    "cert_expiring": "new HTTPS connections get a certificate (same CA and names) that expires in 5 days",
+    "redirect_missing": "the plain HTTP port serves the API instead of redirecting to HTTPS",
+    "cors_wildcard": "requests with an Origin get Access-Control-Allow-Origin: * with credentials",
 }
 
 # Faults the app process implements itself, from faults.json.
@@ -62,6 +66,9 @@ APP_FAULTS = frozenset(
         "input_500",
         "endpoint_removed",
         "headers_missing",
+        "cert_expiring",
+        "redirect_missing",
+        "cors_wildcard",
     }
 )
 # Faults that take effect by starting a different app process.

@@ -108,6 +108,27 @@ class Paths:
     def faults_ack(self) -> Path:
         return self.root / "faults.ack"
 
+    # The app's TLS material, made at every `up` (sandbox/certs.py).
+    @property
+    def tls_dir(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.tls_dir / "server.pem"
+
+    @property
+    def expiring_cert(self) -> Path:
+        return self.tls_dir / "server-expiring.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.tls_dir / "server.key"
+
 
 def default_paths() -> Paths:
     """Resolve the state directory from POSTDEPLOY_SANDBOX_DIR or the repo's .sandbox."""

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import state
+from sandbox import certs, report, state
 from sandbox.cleanup import remove_state_files, write_runtime
 from sandbox.control import ControlServer, OperationError
 from sandbox.deploy import AppProcess
@@ -52,6 +52,7 @@ class Supervisor:
         self.traffic: TrafficGenerator | None = None
         self.pg: PostgresCluster | None = None
         self.prom: PrometheusServer | None = None
+        self.certs: certs.Certificates | None = None
         self.commands: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
         self.commands = queue.Queue()
         self.stopping = threading.Event()
@@ -61,7 +62,8 @@ class Supervisor:
             for p in (paths.postgres_log, paths.prometheus_log, paths.app_stdout_log)
         ]
         self._reported_exits: set[str] = set()
-        self.app = AppProcess(paths, state.pick_port(), self._logs[2])
+        https_port = state.pick_port()
+        self.app = AppProcess(paths, https_port, state.pick_port({https_port}), self._logs[2])
 
     # -- plumbing ------------------------------------------------------------------------
     def submit(self, work: Callable[[], Any], timeout: float) -> Any:
@@ -95,13 +97,16 @@ class Supervisor:
         started = time.monotonic()
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="sbx-", dir="/tmp"))
         self._record_runtime()
-        used: set[int] = {self.app.port}
+        # A new CA and certificates at every start (milliseconds): the app and every probe need them.
+        self.certs = certs.generate(self.paths)
+        used: set[int] = {self.app.port, self.app.http_port}
         self._bind_thread_server(self.sentry.start, used)
         self._bind_thread_server(self.control.start, used)
         # Prometheus first: its first scrape comes ~5 s after start whatever the interval,
-        # so it discovers the target while Postgres and the app come up.
+        # so it discovers the target while Postgres and the app come up. It scrapes the
+        # app's plain HTTP port, as production's Prometheus does.
         self.prom = PrometheusServer(self.runtime_dir, self._logs[1])
-        self._start_with_ports(lambda port: self.prom.start(port, self.app.port), used)
+        self._start_with_ports(lambda port: self.prom.start(port, self.app.http_port), used)
         self._record_runtime()
         self.pg = PostgresCluster(self.runtime_dir, self._logs[0])
         self.pg.initdb(state.read_secret(self.paths, "postgres_password"))
@@ -109,7 +114,11 @@ class Supervisor:
         self._record_runtime()
         self.pg.provision(self.paths)
         log.info("postgres ready on port %s (%.1fs)", self.pg.port, time.monotonic() - started)
-        self.traffic = TrafficGenerator(self.app.url, lambda: state.read_secret(self.paths, "traffic_user_password"))
+        self.traffic = TrafficGenerator(
+            self.app.url,
+            lambda: state.read_secret(self.paths, "traffic_user_password"),
+            verify=self.app.tls_context(),
+        )
         self.deploy_app()
         self.traffic.start()
         self._wait_scraped()
@@ -243,77 +252,11 @@ class Supervisor:
     # -- state and status ----------------------------------------------------------------
     def write_state(self) -> None:
         """Write state.json (only the documented keys; never a secret)."""
-        assert self.pg is not None and self.prom is not None
-        state.write_json_atomic(
-            self.paths.state_file,
-            {
-                "api_url": self.app.url,
-                "prometheus_url": self.prom.url,
-                "prometheus_job": state.PROMETHEUS_JOB,
-                "db_host": state.DB_HOST,
-                "db_port": self.pg.port,
-                "db_name": state.DB_NAME,
-                "db_user": state.DB_RO_USER,
-                "sentry_url": self.sentry.url,
-                "sentry_org": state.SENTRY_ORG,
-                "sentry_project": state.SENTRY_PROJECT,
-                "sentry_project_id": state.SENTRY_PROJECT_ID,
-                "log_file": str(self.paths.app_log),
-                "app_pidfile": str(self.paths.app_pidfile),
-                "test_user_email": state.TEST_USER_EMAIL,
-                "expected_version": state.CURRENT_RELEASE.version,
-                "expected_commit": state.CURRENT_RELEASE.commit_sha,
-                "control_url": self.control.url,
-                "supervisor_pid": os.getpid(),
-                "data_dir": str(self.runtime_dir),
-                "deployed_at": state.utc_iso(self.app.spawn_time),
-                "faults": list(self.faults),
-                "started_at": self.started_at,
-            },
-        )
+        state.write_json_atomic(self.paths.state_file, report.state_document(self))
 
     def status(self) -> dict[str, Any]:
         """Describe every component (safe to call from any thread)."""
-        app = self.app.proc
-        if app is None:
-            app_state = "not started"
-        elif app.poll() is None:
-            app_state = "running"
-        elif "app_down" in self.faults:
-            app_state = "stopped (fault app_down)"
-        else:
-            app_state = f"exited with code {app.returncode}"
-        traffic = self.traffic
-        return {
-            "ready": self.ready and not self.faults and app_state == "running",
-            "faults": list(self.faults),
-            "deployed_at": state.utc_iso(self.app.spawn_time) if self.app.spawn_time else None,
-            "components": {
-                "app": {
-                    "state": app_state,
-                    "pid": app.pid if app else None,
-                    "url": self.app.url,
-                    "version": self.app.version,
-                },
-                "postgres": {
-                    "state": self.pg.status() if self.pg else "not started",
-                    "pid": self.pg.proc.pid if self.pg and self.pg.proc else None,
-                    "port": self.pg.port if self.pg else None,
-                },
-                "prometheus": {
-                    "state": "running" if self.prom and self.prom.running() else "stopped",
-                    "pid": self.prom.proc.pid if self.prom and self.prom.proc else None,
-                    "url": self.prom.url if self.prom else None,
-                },
-                "sentry": {"state": "running", "url": self.sentry.url},
-                "traffic": {
-                    "state": "running" if traffic else "not started",
-                    "sent": traffic.sent if traffic else 0,
-                    "failed": traffic.failed if traffic else 0,
-                },
-            },
-            "state_file": str(self.paths.state_file),
-        }
+        return report.status_document(self)
 
     def _watch_children(self) -> None:
         expected = {"app": "app_down" in self.faults, "postgres": "db_down" in self.faults}

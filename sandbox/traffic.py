@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -43,10 +44,12 @@ class TrafficGenerator:
         self,
         base_url: str,
         password_reader: Callable[[], str],
+        verify: ssl.SSLContext | bool = True,
         threads: int = 3,
         rate: float = 10.0,
     ) -> None:
         self.base_url = base_url
+        self._verify = verify
         self._password_reader = password_reader
         self._threads = threads
         self._interval = threads / rate
@@ -138,7 +141,7 @@ class TrafficGenerator:
         paths = [entry[:2] for entry in REQUESTS]
         weights = [entry[2] for entry in REQUESTS]
         headers = {"User-Agent": "sandbox-traffic"}
-        with httpx.Client(base_url=self.base_url, timeout=2.0, headers=headers) as client:
+        with httpx.Client(base_url=self.base_url, timeout=2.0, headers=headers, verify=self._verify) as client:
             while not self._stop.is_set():
                 if self._paused.is_set():
                     self._stop.wait(0.2)

@@ -1,6 +1,6 @@
 """Self-test of the sandbox itself: it starts, speaks the contract, breaks on demand, heals, and leaves nothing behind.
 
-Runs alone in about 20 s: ``.venv/bin/python -m pytest selftests/test_sandbox.py``. The
+Runs alone in about 35 s: ``.venv/bin/python -m pytest selftests/test_sandbox.py``. The
 tests share one sandbox (module scope) and run in file order; the last one takes it down.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,11 +23,14 @@ import httpx
 import pytest
 
 from sandbox.faults import FAULTS
+from sandbox.router import ROUTES
 from sandbox.state import pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_KEYS = {
     "api_url",
+    "http_url",
+    "ca_file",
     "prometheus_url",
     "prometheus_job",
     "db_host",
@@ -76,8 +81,25 @@ class Box:
     def secret(self, name: str) -> str:
         return (self.folder / "secrets" / name).read_text().strip()
 
+    def tls(self) -> ssl.SSLContext:
+        """A client context that trusts the sandbox's CA and nothing else."""
+        return ssl.create_default_context(cafile=self.state["ca_file"])
+
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.state["api_url"], timeout=5)
+        return httpx.Client(base_url=self.state["api_url"], timeout=5, verify=self.tls())
+
+    def plain(self) -> httpx.Client:
+        """The plain HTTP port, redirects not followed."""
+        return httpx.Client(base_url=self.state["http_url"], timeout=5)
+
+    def peer_cert(self, context: ssl.SSLContext | None = None) -> dict[str, Any]:
+        """Handshake on a new connection to the HTTPS port; the certificate it presents."""
+        host, port = self.state["api_url"].removeprefix("https://").split(":")
+        with (
+            socket.create_connection((host, int(port)), timeout=5) as raw,
+            (context or self.tls()).wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            return tls.getpeercert()
 
     def token(self) -> str:
         with self.api() as api:
@@ -126,7 +148,9 @@ def test_up_is_quick_and_writes_the_state_file(box: Box) -> None:
     assert box.up_seconds < 15
     state = box.state
     assert set(state) == STATE_KEYS
-    assert state["api_url"].startswith("http://127.0.0.1:")
+    assert state["api_url"].startswith("https://127.0.0.1:") and state["http_url"].startswith("http://127.0.0.1:")
+    assert Path(state["ca_file"]).is_absolute() and Path(state["ca_file"]).read_text().startswith("-----BEGIN")
+    assert oct((Path(state["ca_file"]).parent / "server.key").stat().st_mode & 0o777) == "0o600"
     assert state["prometheus_job"] == "amani-backend"
     assert (state["db_host"], state["db_name"], state["db_user"]) == ("127.0.0.1", "amani", "postdeploy_ro")
     assert state["expected_version"] == "1.4.2" and re.fullmatch(r"[0-9a-f]{40}", state["expected_commit"])
@@ -147,12 +171,93 @@ def test_up_again_is_a_no_op(box: Box) -> None:
 
 def test_every_port_answers(box: Box) -> None:
     state = box.state
-    assert httpx.get(f"{state['api_url']}/api/v1/ping", timeout=5).json() == {"message": "pong"}
+    assert httpx.get(f"{state['api_url']}/api/v1/ping", timeout=5, verify=box.tls()).json() == {"message": "pong"}
     assert httpx.get(f"{state['prometheus_url']}/-/ready", timeout=5).status_code == 200
     assert httpx.get(f"{state['sentry_url']}/api/0/", timeout=5).status_code == 200
     assert box.status()["ready"] is True
     status = box.cli("status")
     assert status.returncode == 0 and "faults      none" in status.stdout
+    assert all(state[key] in status.stdout for key in ("api_url", "http_url", "ca_file"))
+
+
+def _days_left(cert: dict[str, Any]) -> float:
+    return (ssl.cert_time_to_seconds(str(cert["notAfter"])) - time.time()) / 86400
+
+
+def test_https_validates_with_the_ca_and_fails_without_it(box: Box) -> None:
+    cert = box.peer_cert()
+    assert ("IP Address", "127.0.0.1") in cert["subjectAltName"] and ("DNS", "localhost") in cert["subjectAltName"]
+    assert 89 < _days_left(cert) <= 90
+    with pytest.raises(ssl.SSLCertVerificationError):
+        box.peer_cert(ssl.create_default_context())  # the system's trust store
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{box.state['api_url']}/api/v1/ping", timeout=5)
+    # The name a browser would use works too, against the same CA.
+    localhost = box.state["api_url"].replace("127.0.0.1", "localhost")
+    assert httpx.get(f"{localhost}/api/v1/ping", timeout=5, verify=box.tls()).status_code == 200
+
+
+def test_plain_http_redirects_except_metrics_and_forwarded_https(box: Box) -> None:
+    api_url = box.state["api_url"]
+    with box.plain() as plain:
+        for method in ("GET", "POST"):
+            moved = plain.request(method, "/api/v1/ping?a=1&b=2")
+            assert moved.status_code == 308, method
+            assert moved.headers["Location"] == f"{api_url}/api/v1/ping?a=1&b=2"
+            assert "Strict-Transport-Security" not in moved.headers
+        metrics = plain.get("/metrics")
+        assert metrics.status_code == 200 and "http_requests_total" in metrics.text
+        proxied = plain.get("/api/v1/ping", headers={"X-Forwarded-Proto": "https"})
+        assert proxied.status_code == 200 and proxied.json() == {"message": "pong"}
+        assert proxied.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    # Followed, the redirect lands on the API.
+    with httpx.Client(timeout=5, verify=box.tls(), follow_redirects=True) as client:
+        assert client.get(f"{box.state['http_url']}/api/v1/ping").json() == {"message": "pong"}
+
+
+def test_security_headers_and_cors_over_https(box: Box) -> None:
+    with box.api() as api:
+        ping = api.get("/api/v1/ping")
+        assert ping.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+        assert ping.headers["X-Content-Type-Options"] == "nosniff" and ping.headers["X-Frame-Options"] == "DENY"
+        allowed = api.get("/api/v1/ping", headers={"Origin": "https://app.amani.com"})
+        assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.amani.com"
+        assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
+        foreign = api.get("/api/v1/ping", headers={"Origin": "https://evil.example"})
+        assert "Access-Control-Allow-Origin" not in foreign.headers
+        preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+        assert api.options("/api/v1/auth/login", headers=preflight).status_code == 400
+        preflight["Origin"] = "https://app.amani.com"
+        answer = api.options("/api/v1/auth/login", headers=preflight)
+        assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://app.amani.com"
+
+
+MALFORMED_LOGINS = [b'{"email": 5, "password": "x"}', b"[1, 2]", b"\xff\xfe{", b'{"email": "a@b.co", "pass', b""]
+LEAK_MARKERS = ("Traceback", 'File "', "SELECT", ".py", "postgresql")
+
+
+def test_errors_leak_nothing_and_openapi_lists_every_route(box: Box) -> None:
+    with box.api() as api:
+        missing = api.get("/no/such/page")
+        assert missing.json() == {
+            "error": {"code": "HTTP_404", "message": "Not Found", "status": 404, "path": "/no/such/page"}
+        }
+        for body in MALFORMED_LOGINS:
+            answer = api.post("/api/v1/auth/login", content=body, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 422 and answer.json()["error"]["code"] == "VALIDATION_ERROR", body
+            assert not any(marker in answer.text for marker in (*LEAK_MARKERS, "debug")), body
+        assert not any(marker in missing.text for marker in LEAK_MARKERS)
+        spec = api.get("/openapi.json").json()
+        assert spec["openapi"].startswith("3.")
+        listed = {(method.upper(), path) for path, operations in spec["paths"].items() for method in operations}
+        assert listed == {(method, path) for method, path, _, _ in ROUTES}
+        # Every listed operation is routed: whatever it answers without a token or body, not 404/405.
+        for path, operations in spec["paths"].items():
+            concrete = path.replace("{project_id}", "00000000-0000-0000-0000-000000000000")
+            for method in operations:
+                assert method == method.lower()
+                answer = api.request(method.upper(), concrete)
+                assert answer.status_code not in (404, 405), (method, path, answer.text)
 
 
 def test_health_readiness_and_version_follow_the_contract(box: Box) -> None:
@@ -288,6 +393,52 @@ def test_faults_apply_and_heal_redeploys(box: Box) -> None:
     with box.api() as api:
         assert api.get("/api/v1/health").json()["status"] == "healthy"
     assert box.status()["ready"] is True
+
+
+def test_security_faults_apply_and_heal(box: Box) -> None:
+    names = (
+        "cert_expiring",
+        "redirect_missing",
+        "headers_missing",
+        "stacktrace_leak",
+        "input_500",
+        "endpoint_removed",
+        "cors_wildcard",
+    )
+    for name in names:
+        result = box.cli("fault", name)
+        assert result.returncode == 0, result.stdout
+    assert 4 < _days_left(box.peer_cert()) <= 5  # a new connection gets the short-lived certificate
+    bearer = {"Authorization": f"Bearer {box.token()}"}
+    with box.plain() as plain:
+        served = plain.get("/api/v1/ping")
+        assert served.status_code == 200 and served.json() == {"message": "pong"}
+    with box.api() as api:
+        ping = api.get("/api/v1/ping", headers={"Origin": "https://evil.example"})
+        for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options"):
+            assert header not in ping.headers
+        assert ping.headers["Access-Control-Allow-Origin"] == "*"
+        assert ping.headers["Access-Control-Allow-Credentials"] == "true"
+        leaked = api.get("/no/such/page").text
+        assert all(marker in leaked for marker in ("Traceback (most recent call last)", "/sandbox/app.py", "SELECT"))
+        assert api.post("/api/v1/auth/login", json={"email": 5}).status_code == 500
+        assert api.post("/api/v1/auth/login", json=[1]).status_code == 500
+        assert api.get("/api/v1/escrow/transactions", headers=bearer).status_code == 404
+        assert "/api/v1/escrow/transactions" not in api.get("/openapi.json").json()["paths"]
+        assert "/api/v1/projects" in api.get("/openapi.json").json()["paths"]
+
+    healed = box.cli("heal")
+    assert healed.returncode == 0, healed.stdout
+    assert 89 < _days_left(box.peer_cert()) <= 90
+    with box.plain() as plain:
+        assert plain.get("/api/v1/ping").status_code == 308
+    with box.api() as api:
+        ping = api.get("/api/v1/ping", headers={"Origin": "https://evil.example"})
+        assert "Strict-Transport-Security" in ping.headers and "Access-Control-Allow-Origin" not in ping.headers
+        assert "Traceback" not in api.get("/no/such/page").text
+        assert api.post("/api/v1/auth/login", json={"email": 5}).status_code == 422
+        assert api.get("/api/v1/escrow/transactions", headers=bearer).status_code == 200
+        assert "/api/v1/escrow/transactions" in api.get("/openapi.json").json()["paths"]
 
 
 def test_down_leaves_no_process_and_no_data(box: Box) -> None:
