@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Api
-from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.errors import BadResponse, ConfigError, TargetTimeout, TargetUnreachable
 from postdeploy.redaction import Secret, redact
 
 USER_AGENT = "postdeploy/0.1 (post-deployment verification)"
@@ -63,7 +64,7 @@ class ApiClient:
             timeout=httpx.Timeout(
                 connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=cfg.connect_timeout
             ),
-            verify=cfg.verify_tls,
+            verify=tls_verify(cfg),
             follow_redirects=False,
             transport=transport,
         )
@@ -76,10 +77,16 @@ class ApiClient:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, token: bool = False, **kwargs: Any) -> httpx.Response:
-        """Send one request; raise `TargetUnreachable` / `TargetTimeout` instead of httpx errors."""
+    def request(
+        self, method: str, path: str, *, token: bool = False, safe: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """Send one request; raise `TargetUnreachable` / `TargetTimeout` instead of httpx errors.
+
+        A method other than GET/HEAD/OPTIONS needs `--allow-writes`, unless it is the login or
+        `safe` says the environment file declares the endpoint free of side effects.
+        """
         method = method.upper()
-        if method not in READ_METHODS and path != self.cfg.login_path and not self.allow_writes:
+        if method not in READ_METHODS and path != self.cfg.login_path and not safe and not self.allow_writes:
             raise WritesNotAllowed(f"{method} {path} changes the target: pass --allow-writes to permit it")
         headers = dict(kwargs.pop("headers", {}) or {})
         if token:
@@ -147,6 +154,18 @@ class ApiClient:
         if str(body.get("token_type", "")).lower() != "bearer":
             return Login(False, 200, elapsed, f"{where}: token_type is {body.get('token_type')!r}, not 'bearer'")
         return Login(True, 200, elapsed, f"{where} answered 200 with a bearer token", Secret(token, "login"))
+
+
+def tls_verify(cfg: Api) -> ssl.SSLContext | bool:
+    """Return what httpx should verify certificates with: a CA bundle, the system store, or nothing."""
+    if not cfg.verify_tls:
+        return False
+    if cfg.ca_bundle:
+        try:
+            return ssl.create_default_context(cafile=cfg.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"api.ca_bundle {cfg.ca_bundle}: cannot load: {exc}") from None
+    return True
 
 
 def json_body(resp: httpx.Response) -> Any:

@@ -50,6 +50,8 @@ class Api:
     connect_timeout: Duration = Duration(3.0)
     read_timeout: Duration = Duration(10.0)
     verify_tls: bool = True
+    # A CA bundle (PEM) to validate the API's certificate with, instead of the system store.
+    ca_bundle: str = ""
     user: User | None = None
     ping_path: str = "/api/v1/ping"
     version_path: str = "/api/v1/version"
@@ -64,6 +66,30 @@ class Api:
         default_factory=lambda: {"title": "postdeploy synthetic check", "budget": 1}
     )
     write_delete_path: str = "/api/v1/projects/{id}"
+
+
+@dataclass(frozen=True)
+class Security:
+    """The security and contract smoke checks ("Beyond the guide" in the checklist)."""
+
+    # The plain-HTTP URL that must redirect to HTTPS; default: the base URL with http://.
+    http_url: str = ""
+    cert_min_days: int = 14
+    cert_warn_days: int = 30
+    # Header -> required value ("" = any value). HSTS is required over HTTPS on top.
+    headers: dict[str, str] = field(
+        default_factory=lambda: {"X-Content-Type-Options": "nosniff", "X-Frame-Options": ""}
+    )
+    hsts: bool = True
+    headers_path: str = "/api/v1/ping"
+    cors_probe_origin: str = "https://postdeploy-cors-probe.invalid"
+    not_found_path: str = "/api/v1/postdeploy-probe-not-found"
+    openapi_path: str = "/openapi.json"
+    # "METHOD /path" entries that a release removed on purpose.
+    removed_endpoints: list[str] = field(default_factory=list)
+    # "METHOD /path" entries that are free of side effects for malformed input.
+    robust_endpoints: list[str] = field(default_factory=lambda: ["POST /api/v1/auth/login"])
+    robust_budget: int = 25
 
 
 @dataclass(frozen=True)
@@ -162,6 +188,7 @@ class Environment:
     logs: Logs | None = None
     runtime: Runtime | None = None
     sentry: Sentry | None = None
+    security: Security = field(default_factory=Security)
     expected: Expected = field(default_factory=Expected)
     thresholds: Thresholds = field(default_factory=Thresholds)
     windows: Windows = field(default_factory=Windows)
@@ -278,6 +305,10 @@ class _Loader:
                 return Duration(parse_duration(value))  # type: ignore[arg-type]
             except ValueError as exc:
                 raise self.fail(where, str(exc)) from None
+        if origin is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self.fail(where, "must be a list of strings")
+            return [self.interpolate(v, where) for v in value]
         if origin is dict:
             if not isinstance(value, dict):
                 raise self.fail(where, f"must be a table, got {type(value).__name__}")
@@ -287,7 +318,7 @@ class _Loader:
         if hint in (str, int, float, bool):
             if type(value) is not hint:
                 raise self.fail(where, f"must be {hint.__name__}, got {type(value).__name__} {value!r}")
-            if hint is str and where.endswith("url") and value and "://" not in value:
+            if hint is str and where.endswith(("url", "_url")) and value and "://" not in value:
                 raise self.fail(where, f"URL without a scheme: {value!r} (write http:// or https://)")
             return value
         raise self.fail(where, f"unsupported type {hint}")  # pragma: no cover - a bug in the schema

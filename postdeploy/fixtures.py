@@ -19,6 +19,7 @@ from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
 from postdeploy.config import Environment
 from postdeploy.errors import TargetError
+from postdeploy.history import History
 from postdeploy.logs import LogSource
 from postdeploy.promql import PromClient
 from postdeploy.redaction import redact
@@ -118,6 +119,15 @@ def sentry(target: Environment) -> Iterator[SentryClient]:
     client = SentryClient(target.sentry)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def history(pytestconfig: pytest.Config, target: Environment) -> History:
+    """Earlier records of this environment (the run in progress excluded)."""
+    state = _state(pytestconfig)
+    if state.run_dir is None:
+        return History(pytestconfig.rootpath / "reports" / target.name)
+    return History(state.run_dir.parent, state.run_dir)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     check,
     db,
     deployment,
+    history,
     login,
     logs,
     prom,
@@ -32,7 +33,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     target,
 )
 from postdeploy.record import Record, run_dir, suite_commit, write
-from postdeploy.state import STATE, VERDICT, RunState
+from postdeploy.state import STATE, WRITTEN, RunState
 
 # Each option: flag, ini name, environment variable, help. One description, three sources.
 OPTIONS = {
@@ -342,17 +343,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     data["exit_status"] = int(exitstatus)
     data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/"}
     write(state.run_dir, data)
-    session.config.stash[VERDICT] = data["verdict"]
+    session.config.stash[WRITTEN] = data
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    verdict = config.stash.get(VERDICT, None)
-    if state is None or state.run_dir is None or verdict is None:
+    data = config.stash.get(WRITTEN, None)
+    if state is None or state.run_dir is None or data is None:
         return
     terminalreporter.write_sep("=", "postdeploy")
     terminalreporter.write_line(
-        f"verdict: {verdict.upper()}   env {state.env.name if state.env else '?'}   phase {state.phase}"
+        f"verdict: {data['verdict'].upper()}   env {data['env']}   phase {data['phase']}   "
+        f"API requests: {data['api_requests']} ({data['logins']} login)"
     )
+    for reason in data["verdict_reasons"]:
+        terminalreporter.write_line(f"  - {reason}")
     terminalreporter.write_line(f"report:  {state.run_dir / 'report.html'}")
     terminalreporter.write_line(f"record:  {state.run_dir / 'record.json'}")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy.state import STATE, VERDICT
+from postdeploy.state import STATE, WRITTEN
 
 ALLURE_SEVERITY = {"critical": "critical", "major": "normal", "minor": "minor"}
 
@@ -70,13 +70,18 @@ def pytest_html_results_summary(
 ) -> None:
     config = session.config
     state = config.stash.get(STATE, None)
-    verdict = config.stash.get(VERDICT, None)
-    if state is None or state.env is None:
+    data = config.stash.get(WRITTEN, None)
+    if state is None or state.env is None or data is None:
         return
+    verdict = data["verdict"]
     colour = {"success": "#2e7d32", "issues": "#ef6c00", "rollback": "#c62828"}.get(verdict or "", "#555")
     targets = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in state.env.targets().items())
     prefix.append(
         f'<p style="font-size:1.6em;color:{colour}"><b>Verdict: {html.escape((verdict or "unknown").upper())}</b></p>'
         f"<p>Environment <b>{html.escape(state.env.name)}</b>, phase <b>{html.escape(state.phase)}</b></p>"
         f"<ul>{targets}</ul>"
+        f"<p>API requests sent: <b>{data['api_requests']}</b> ({data['logins']} login); per check: "
+        + ", ".join(f"{html.escape(str(c.get('id')))} {c.get('requests', 0)}" for c in data["checks"])
+        + "</p>"
+        + "".join(f"<p>&#8226; {html.escape(r)}</p>" for r in data["verdict_reasons"])
     )

@@ -39,5 +39,5 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
-# The run's verdict, set in the controller when the record is written.
-VERDICT = pytest.StashKey[str]()
+# The record as written (verdict, request counts), set in the controller at session end.
+WRITTEN = pytest.StashKey[dict]()

@@ -61,13 +61,13 @@ class Sandbox:
     def state(self) -> dict[str, Any]:
         return json.loads((self.folder / "state.json").read_text())
 
-    def run_suite(self, reports: Path, *args: str, timeout: float = 180) -> Run:
+    def run_suite(self, reports: Path, *args: str, marks: str = "first15", timeout: float = 180) -> Run:
         cmd = [
             sys.executable,
             "-m",
             "pytest",
             "-m",
-            "first15",
+            marks,
             "--env",
             "local",
             # The = form: pytest picks its rootdir before plugin options are known, and would

@@ -1,0 +1,39 @@
+"""Earlier records of the same environment: the baseline a run compares itself with."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+class History:
+    """Reads `reports/<env>/*/record.json`, newest first, skipping the run in progress."""
+
+    def __init__(self, env_dir: Path, current: Path | None = None) -> None:
+        self.env_dir = env_dir
+        self.current = current.resolve() if current else None
+
+    def records(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+        if not self.env_dir.is_dir():
+            return
+        for folder in sorted((p for p in self.env_dir.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True):
+            if self.current is not None and folder.resolve() == self.current:
+                continue
+            try:
+                data = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a run that was killed before it wrote its record
+            if isinstance(data, dict):
+                yield folder, data
+
+    def last_value(self, check_id: str, *, verdict: str = "success") -> tuple[Path, Any] | None:
+        """Return the value a check recorded in the newest record with that verdict, if any."""
+        for folder, data in self.records():
+            if data.get("verdict") != verdict:
+                continue
+            for check in data.get("checks", []):
+                if check.get("id") == check_id and check.get("outcome") == "passed" and check.get("value") is not None:
+                    return folder, check["value"]
+        return None

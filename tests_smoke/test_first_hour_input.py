@@ -1,0 +1,19 @@
+"""Beyond the guide, first hour: malformed input gets a 4xx, never a 5xx or a hang."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.first_hour
+@pytest.mark.checklist("S", "input.robust")
+@pytest.mark.severity("major")
+def test_malformed_input_gets_4xx(api, target, check):
+    """Hypothesis-generated malformed bodies, within the request budget, to side-effect-free endpoints."""
+    endpoints = target.security.robust_endpoints
+    if not endpoints:
+        pytest.skip(f"not configured: list side-effect-free endpoints in security.robust_endpoints of {target.path}")
+    # Imported here: hypothesis costs ~0.5 s to import, which other phases need not pay.
+    from postdeploy.checks import robust
+
+    check.judge(robust.check_robust(api, endpoints, target.security.robust_budget))
