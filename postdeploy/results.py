@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["passed", "failed", "inconclusive"]
+# "skipped": the check does not apply to this target (the summary says what to configure).
+Outcome = Literal["passed", "failed", "inconclusive", "skipped"]
 
 
 @dataclass
@@ -49,3 +50,7 @@ def failed(summary: str, **kw: Any) -> Result:
 
 def inconclusive(summary: str, **kw: Any) -> Result:
     return Result("inconclusive", summary, **kw)
+
+
+def skipped(summary: str, **kw: Any) -> Result:
+    return Result("skipped", summary, **kw)

@@ -110,3 +110,32 @@ def test_writes_are_refused_without_allow_writes():
     api = api_answering({})
     with pytest.raises(WritesNotAllowed, match="--allow-writes"):
         api.request("DELETE", "/api/v1/projects/1")
+
+
+def test_api_surface_without_openapi_is_skipped_with_what_to_configure(tmp_path):
+    from postdeploy.checks.surface import check_surface
+    from postdeploy.config import Security
+    from postdeploy.history import History
+
+    api = api_answering(
+        {"/openapi.json": httpx.Response(404, json={"error": {"code": "HTTP_404", "message": "Not Found"}})}
+    )
+    r = check_surface(api, Security(), History(tmp_path))
+    assert r.outcome == "skipped" and "security.openapi_path" in r.summary
+
+
+def test_leak_patterns_find_what_a_debug_page_shows():
+    from postdeploy.checks.security import find_leaks
+
+    body = (
+        'Traceback (most recent call last):\n  File "/app/app/api/auth.py", line 42, in login\n'
+        "psycopg.OperationalError: SELECT id FROM users WHERE email = 'x' postgresql://amani@db/amani"
+    )
+    assert set(find_leaks(body)) >= {
+        "a Python traceback",
+        "a source file path",
+        "an SQL statement",
+        "a database driver error",
+        "a connection string",
+    }
+    assert find_leaks('{"error": {"code": "HTTP_404", "message": "Not Found", "status": 404, "path": "/x"}}') == []

@@ -6,7 +6,7 @@ from postdeploy.apiclient import ApiClient, error_text, json_body
 from postdeploy.config import Security
 from postdeploy.errors import TargetError
 from postdeploy.history import History
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import Result, failed, passed, skipped
 
 ADVICE = "an endpoint clients use is gone: restore it, or list it in security.removed_endpoints if removed on purpose"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -31,6 +31,10 @@ def check_surface(api: ApiClient, cfg: Security, history: History) -> Result:
     url = api.url(cfg.openapi_path)
     try:
         resp = api.get(cfg.openapi_path)
+        if resp.status_code == 404:
+            return skipped(
+                f"the service publishes no OpenAPI document at {url}: set security.openapi_path to compare endpoints"
+            )
         if resp.status_code != 200:
             return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=ADVICE)
         now = endpoints(json_body(resp))
