@@ -93,7 +93,7 @@ def docker_status(cfg: Runtime) -> RuntimeStatus:
 
 
 def kubectl_status(cfg: Runtime) -> RuntimeStatus:
-    """`kubectl get pods -l SELECTOR`: every pod Running and ready, restarts, newest start time."""
+    """`kubectl get pods -l SELECTOR`: every pod Running and ready, restarts, start time of the oldest."""
     cmd = ["kubectl", "get", "pods", "-l", cfg.selector, "-o", "json"]
     cmd += ["-n", cfg.namespace] if cfg.namespace else []
     cmd += ["--context", cfg.context] if cfg.context else []
@@ -103,13 +103,15 @@ def kubectl_status(cfg: Runtime) -> RuntimeStatus:
         raise BadResponse("kubectl get pods: output is not JSON", target="kubectl") from None
     if not pods:
         return RuntimeStatus(False, f"no pods match -l {cfg.selector}")
-    problems, names, restarts, newest = [], [], 0, None
+    # The deploy time is the start of the oldest current pod: after a rollout every current
+    # pod runs the new release, and the metric windows must include the first of them.
+    problems, names, restarts, oldest = [], [], 0, None
     for pod in pods:
         name = pod.get("metadata", {}).get("name", "?")
         names.append(name)
         status = pod.get("status", {})
         started = _iso(status.get("startTime", ""))
-        newest = max(filter(None, [newest, started]), default=None)
+        oldest = min(filter(None, [oldest, started]), default=None)
         for cs in status.get("containerStatuses", []):
             restarts += int(cs.get("restartCount", 0))
             waiting = (cs.get("state") or {}).get("waiting") or {}
@@ -122,9 +124,9 @@ def kubectl_status(cfg: Runtime) -> RuntimeStatus:
     detail = f"{len(pods)} pods -l {cfg.selector}, {restarts} restarts"
     if problems:
         return RuntimeStatus(
-            False, detail + ": " + "; ".join(problems), newest, any("CrashLoop" in p for p in problems), restarts, names
+            False, detail + ": " + "; ".join(problems), oldest, any("CrashLoop" in p for p in problems), restarts, names
         )
-    return RuntimeStatus(True, detail + ", all running and ready", newest, False, restarts, names)
+    return RuntimeStatus(True, detail + ", all running and ready", oldest, False, restarts, names)
 
 
 def status(cfg: Runtime) -> RuntimeStatus:

@@ -28,7 +28,7 @@ def prom_answering(values: dict[str, float | None]) -> PromClient:
 
 def error_rate(requests, e5, unhandled):
     prom = prom_answering({'status=~"5.."': e5, "errors_total": unhandled, "http_requests_total": requests})
-    return metrics.error_rate(prom, "amani-backend", 300, TH)
+    return metrics.error_rate(prom, "amani-backend", metrics.Window(300), TH)
 
 
 def test_error_rate_below_threshold_passes_with_evidence():
@@ -60,11 +60,13 @@ def test_no_data_and_small_samples_are_inconclusive(requests, word):
 
 
 def test_latency_p95():
-    slow = metrics.latency_p95(prom_answering({"histogram_quantile": 0.9, "_count": 500}), "j", 60, TH)
+    slow = metrics.latency_p95(prom_answering({"histogram_quantile": 0.9, "_count": 500}), "j", metrics.Window(60), TH)
     assert slow.outcome == "failed" and "900 ms" in slow.summary
-    fast = metrics.latency_p95(prom_answering({"histogram_quantile": 0.05, "_count": 500}), "j", 60, TH)
+    fast = metrics.latency_p95(prom_answering({"histogram_quantile": 0.05, "_count": 500}), "j", metrics.Window(60), TH)
     assert fast.outcome == "passed"
-    nan = metrics.latency_p95(prom_answering({"histogram_quantile": float("nan"), "_count": 500}), "j", 60, TH)
+    nan = metrics.latency_p95(
+        prom_answering({"histogram_quantile": float("nan"), "_count": 500}), "j", metrics.Window(60), TH
+    )
     assert nan.outcome == "inconclusive"
 
 
@@ -139,3 +141,19 @@ def test_leak_patterns_find_what_a_debug_page_shows():
         "a connection string",
     }
     assert find_leaks('{"error": {"code": "HTTP_404", "message": "Not Found", "status": 404, "path": "/x"}}') == []
+
+
+def test_since_the_deploy_counts_raw_values_of_fresh_processes_and_falls_back():
+    window = metrics.Window(42, deployed_at=1_800_000_000)
+    queries = metrics.error_rate_queries("amani-backend", window)
+    assert queries["requests"] == (
+        'sum(http_requests_total{job="amani-backend"} and on(instance) '
+        '(process_start_time_seconds{job="amani-backend"} >= 1799999995))'
+    )
+    # A target without process_start_time_seconds: the exact query has no data, increase() is used.
+    prom = prom_answering(
+        {"process_start_time_seconds": None, 'status=~"5.."': 0, "errors_total": 0, "http_requests_total": 100}
+    )
+    r = metrics.error_rate(prom, "amani-backend", window, TH)
+    assert r.outcome == "passed" and "increase(" in r.evidence["query requests"]
+    assert r.evidence["window"] == "42s since the deploy"

@@ -157,8 +157,11 @@ def test_window_starts_at_the_deploy_but_never_exceeds_the_limit(ago, longest):
     now = 1_800_000_000.0
     deployed = datetime.fromtimestamp(now - ago, UTC)
     w = window_since(deployed, now, longest)
-    assert 1.0 <= w <= max(longest, 1.0)
-    assert w <= max(ago, 1.0) + 1e-6
+    assert 1.0 <= w.seconds <= max(longest, 1.0)
+    assert w.seconds <= max(ago, 1.0) + 1e-6
+    # The window starts at the deploy exactly when the deploy is within the limit.
+    if abs(ago - longest) > 1e-3:
+        assert (w.deployed_at is not None) == (ago < longest)
 
 
 # -- redaction and verdicts -----------------------------------------------------------------

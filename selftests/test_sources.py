@@ -121,7 +121,7 @@ def test_kubectl_crashloop_pod_is_not_running(fake_path):
     fake_command(fake_path, "kubectl", f"cat <<'EOF'\n{json.dumps(pods)}\nEOF")
     got = status(Runtime(kind="kubectl", selector="app=amani-backend"))
     assert not got.running and "amani-b: CrashLoopBackOff" in got.detail and got.restarts == 5
-    assert got.started_at == datetime(2026, 11, 27, 1, 0, 9, tzinfo=UTC)
+    assert got.started_at == datetime(2026, 11, 27, 1, 0, 0, tzinfo=UTC)
 
 
 def test_pidfile_of_a_live_and_a_dead_process(tmp_path):

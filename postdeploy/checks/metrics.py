@@ -3,10 +3,18 @@
 Windows start at the deploy (the old release's errors are not the new one's) and reach
 back at most the configured window. Below the minimum sample the result is
 "inconclusive", never "passed".
+
+Counting since the deploy: `increase()` cannot see what a series counted before its first
+scrape, and after a deploy every series is new (an error type that appears once is not
+seen at all). When the window starts at the deploy, the counters of the processes that
+started with it count from zero, so their raw values are exact: the queries select those
+processes by `process_start_time_seconds` and sum the raw values. Where a target exports
+no start time, the queries fall back to `increase()` over the window.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from postdeploy.checks.advice import advice
@@ -16,26 +24,69 @@ from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient
 from postdeploy.results import Result, failed, inconclusive, passed
 
+# prometheus_client derives the start time from the kernel's whole-second boot time.
+START_TIME_SLACK = 5.0
 
-def window_since(deployed_at: datetime | None, now: float, longest: float) -> float:
+
+@dataclass(frozen=True)
+class Window:
+    """The stretch of time judged: its length and, when it starts at the deploy, the deploy time."""
+
+    seconds: float
+    deployed_at: float | None = None
+
+    def __str__(self) -> str:
+        return promql_duration(self.seconds) + (" since the deploy" if self.deployed_at else "")
+
+    def total(self, selector: str, job: str, *, exact: bool = True) -> str:
+        """PromQL for how much a counter grew in the window (exact since a deploy when it can be)."""
+        if exact and self.deployed_at is not None:
+            return f"sum({selector} and on(instance) {self._fresh(job)})"
+        return f"sum(increase({selector}[{promql_duration(self.seconds)}]))"
+
+    def buckets(self, selector: str, job: str, *, exact: bool = True) -> str:
+        if exact and self.deployed_at is not None:
+            return f"sum by (le) ({selector} and on(instance) {self._fresh(job)})"
+        return f"sum by (le) (rate({selector}[{promql_duration(self.seconds)}]))"
+
+    def _fresh(self, job: str) -> str:
+        start = (self.deployed_at or 0) - START_TIME_SLACK
+        return f'(process_start_time_seconds{{job="{job}"}} >= {start:.0f})'
+
+
+def window_since(deployed_at: datetime | None, now: float, longest: float) -> Window:
     """Return the window to judge: from the deploy to now, capped at `longest` seconds."""
     if deployed_at is None:
-        return longest
-    return max(1.0, min(longest, now - deployed_at.timestamp()))
+        return Window(longest)
+    since = now - deployed_at.timestamp()
+    if since > longest:
+        return Window(longest)
+    return Window(max(1.0, since), deployed_at.timestamp())
 
 
-def error_rate_queries(job: str, window: float) -> dict[str, str]:
+def error_rate_queries(job: str, window: Window, *, exact: bool = True) -> dict[str, str]:
     """Return the PromQL for requests, 5xx answers and unhandled exceptions over the window.
 
     The reference service counts an unhandled exception in `errors_total` and not in
     `http_requests_total`, so a 5xx-only rate reads 0 % during a database outage.
     """
-    w, sel = promql_duration(window), f'job="{job}"'
+    sel = f'job="{job}"'
     return {
-        "requests": f"sum(increase(http_requests_total{{{sel}}}[{w}]))",
-        "5xx": f'sum(increase(http_requests_total{{{sel},status=~"5.."}}[{w}]))',
-        "unhandled": f"sum(increase(errors_total{{{sel}}}[{w}]))",
+        "requests": window.total(f"http_requests_total{{{sel}}}", job, exact=exact),
+        "5xx": window.total(f'http_requests_total{{{sel},status=~"5.."}}', job, exact=exact),
+        "unhandled": window.total(f"errors_total{{{sel}}}", job, exact=exact),
     }
+
+
+def _ask(prom: PromClient, build: object, key: str) -> tuple[dict[str, str], dict[str, float | None]]:
+    """Run the exact queries; when the target exports no start time, the increase() ones."""
+    queries = build(exact=True)  # type: ignore[operator]
+    values = {k: prom.value(q) for k, q in queries.items()}
+    if values[key] is None:
+        fallback = build(exact=False)  # type: ignore[operator]
+        if fallback != queries:
+            queries, values = fallback, {k: prom.value(q) for k, q in fallback.items()}
+    return queries, values
 
 
 def rate_of(requests: float, errors_5xx: float, unhandled: float) -> float:
@@ -44,18 +95,18 @@ def rate_of(requests: float, errors_5xx: float, unhandled: float) -> float:
     return 0.0 if total <= 0 else min(1.0, (errors_5xx + unhandled) / total)
 
 
-def error_rate(prom: PromClient, job: str, window: float, th: Thresholds) -> Result:
+def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Result:
     """5xx answers plus unhandled exceptions, as a share of all requests, below the threshold."""
-    queries = error_rate_queries(job, window)
-    evidence: dict[str, object] = {"window": promql_duration(window), **{f"query {k}": q for k, q in queries.items()}}
+    evidence: dict[str, object] = {"window": str(window)}
     try:
-        values = {k: prom.value(q) for k, q in queries.items()}
+        queries, values = _ask(prom, lambda exact: error_rate_queries(job, window, exact=exact), "requests")
     except TargetError as exc:
         return failed(f"cannot read the error rate: {exc}", evidence=evidence, advice=advice("error_rate"))
+    evidence.update({f"query {k}": q for k, q in queries.items()})
     requests = values["requests"]
     if requests is None:
         return inconclusive(
-            f"no data: Prometheus has no http_requests_total for job {job!r} in the last {promql_duration(window)} "
+            f"no data: Prometheus has no http_requests_total for job {job!r} in {window} "
             "(is the job scraped? is the job name right?)",
             value=None,
             threshold=f"< {th.error_rate:.1%}",
@@ -66,7 +117,7 @@ def error_rate(prom: PromClient, job: str, window: float, th: Thresholds) -> Res
     evidence.update({"requests": f"{requests:.0f}", "5xx": f"{e5:.0f}", "unhandled exceptions": f"{unhandled:.0f}"})
     if total < th.min_requests:
         return inconclusive(
-            f"inconclusive: {total:.0f} requests in {promql_duration(window)}, need {th.min_requests} to judge an error rate",
+            f"inconclusive: {total:.0f} requests in {window}, need {th.min_requests} to judge an error rate",
             value=f"{total:.0f} requests",
             threshold=f">= {th.min_requests} requests",
             evidence=evidence,
@@ -93,34 +144,35 @@ def error_rate(prom: PromClient, job: str, window: float, th: Thresholds) -> Res
     return passed(f"error rate {shown}", value=round(rate, 5), threshold=f"< {th.error_rate:.1%}", evidence=evidence)
 
 
-def latency_queries(job: str, window: float, quantile: float = 0.95) -> dict[str, str]:
-    w, sel = promql_duration(window), f'job="{job}"'
+def latency_queries(job: str, window: Window, quantile: float = 0.95, *, exact: bool = True) -> dict[str, str]:
+    sel = f'job="{job}"'
+    buckets = window.buckets(f"http_request_duration_seconds_bucket{{{sel}}}", job, exact=exact)
     return {
-        "quantile": f"histogram_quantile({quantile}, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel}}}[{w}])))",
-        "count": f"sum(increase(http_request_duration_seconds_count{{{sel}}}[{w}]))",
+        "count": window.total(f"http_request_duration_seconds_count{{{sel}}}", job, exact=exact),
+        "quantile": f"histogram_quantile({quantile}, {buckets})",
     }
 
 
-def latency_p95(prom: PromClient, job: str, window: float, th: Thresholds) -> Result:
+def latency_p95(prom: PromClient, job: str, window: Window, th: Thresholds) -> Result:
     """The 95th percentile of request duration over the window is below the threshold."""
-    queries = latency_queries(job, window)
-    evidence: dict[str, object] = {"window": promql_duration(window), **{f"query {k}": q for k, q in queries.items()}}
+    evidence: dict[str, object] = {"window": str(window)}
     limit = f"< {th.latency_p95 * 1000:.0f} ms"
     try:
-        count = prom.value(queries["count"])
-        p95 = prom.value(queries["quantile"])
+        queries, values = _ask(prom, lambda exact: latency_queries(job, window, exact=exact), "count")
+        count, p95 = values["count"], values["quantile"]
     except TargetError as exc:
         return failed(f"cannot read the response time: {exc}", evidence=evidence, advice=advice("latency.p95"))
+    evidence.update({f"query {k}": q for k, q in queries.items()})
     if count is None or p95 is None:
         return inconclusive(
-            f"no data: no http_request_duration_seconds for job {job!r} in the last {promql_duration(window)}",
+            f"no data: no http_request_duration_seconds for job {job!r} in {window}",
             threshold=limit,
             evidence=evidence,
         )
     evidence["requests"] = f"{count:.0f}"
     if count < th.min_requests:
         return inconclusive(
-            f"inconclusive: {count:.0f} requests in {promql_duration(window)}, need {th.min_requests} to judge a p95",
+            f"inconclusive: {count:.0f} requests in {window}, need {th.min_requests} to judge a p95",
             value=f"{count:.0f} requests",
             threshold=f">= {th.min_requests} requests",
             evidence=evidence,
