@@ -57,7 +57,16 @@ def process_status(pidfile: str) -> RuntimeStatus:
     state = fields[0]
     if state in ("Z", "X", "x"):
         return RuntimeStatus(False, f"process {pid} (from {pidfile}) has exited (state {state})")
-    started = datetime.fromtimestamp(_boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK"), UTC)
+    started_ts = _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    # /proc counts from the kernel's whole-second boot time, which can be a second or two
+    # off the wall clock; a pidfile written by this process at start-up is exact.
+    try:
+        written = Path(pidfile).stat().st_mtime
+    except OSError:
+        written = 0.0
+    if abs(written - started_ts) < 5:
+        started_ts = written
+    started = datetime.fromtimestamp(started_ts, UTC)
     return RuntimeStatus(
         True, f"process {pid} running since {started:%Y-%m-%d %H:%M:%S} UTC", started, instances=[str(pid)]
     )

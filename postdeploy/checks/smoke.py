@@ -21,6 +21,18 @@ def _get_json(api: ApiClient, path: str, *, token: bool = False) -> tuple[httpx.
     return resp, json_body(resp)
 
 
+def _get_object(api: ApiClient, path: str, check_id: str) -> dict[str, Any] | Result:
+    """GET a JSON object with status 200, or the failed Result that says what came instead."""
+    url = api.url(path)
+    try:
+        resp, body = _get_json(api, path)
+    except TargetError as exc:
+        return failed(str(exc), evidence={"url": url}, advice=advice(check_id))
+    if resp.status_code != 200 or not isinstance(body, dict):
+        return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=advice(check_id))
+    return body
+
+
 def wait_ready(api: ApiClient, attempts: int, interval: float) -> Result:
     """Poll the ping endpoint until it answers 200, at most `attempts` times `interval` apart."""
     url = api.url(api.cfg.ping_path)
@@ -50,12 +62,9 @@ def wait_ready(api: ApiClient, attempts: int, interval: float) -> Result:
 def check_version(api: ApiClient, expected: Expected) -> Result:
     """The live version and commit equal what was deployed."""
     url = api.url(api.cfg.version_path)
-    try:
-        resp, body = _get_json(api, api.cfg.version_path)
-    except TargetError as exc:
-        return failed(str(exc), advice=advice("deploy.version"))
-    if resp.status_code != 200 or not isinstance(body, dict):
-        return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=advice("deploy.version"))
+    body = _get_object(api, api.cfg.version_path, "deploy.version")
+    if isinstance(body, Result):
+        return body
     build = body.get("build") if isinstance(body.get("build"), dict) else {}
     live = {"version": str(body.get("version", "")), "commit": str(build.get("commit_sha", ""))}
     want = {"version": expected.version, "commit": expected.commit}
@@ -81,12 +90,9 @@ def check_version(api: ApiClient, expected: Expected) -> Result:
 def check_health(api: ApiClient) -> Result:
     """HTTP 200 is not enough: the body must say healthy, and so must every entry of `checks`."""
     url = api.url(api.cfg.health_path)
-    try:
-        resp, body = _get_json(api, api.cfg.health_path)
-    except TargetError as exc:
-        return failed(str(exc), evidence={"url": url}, advice=advice("health"))
-    if resp.status_code != 200 or not isinstance(body, dict):
-        return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=advice("health"))
+    body = _get_object(api, api.cfg.health_path, "health")
+    if isinstance(body, Result):
+        return body
     checks = body.get("checks") if isinstance(body.get("checks"), dict) else {}
     bad = []
     for name, entry in checks.items():
@@ -103,7 +109,7 @@ def check_health(api: ApiClient) -> Result:
     if overall != HEALTHY or bad or not checks:
         why = "; ".join(bad) or ("the body lists no checks" if not checks else "")
         return failed(
-            f"health says {overall!r} (HTTP {resp.status_code}): {why}".rstrip(": "),
+            f"health says {overall!r} (HTTP 200): {why}".rstrip(": "),
             value=overall,
             threshold="status == 'healthy' and every check healthy",
             evidence=evidence,
@@ -115,12 +121,9 @@ def check_health(api: ApiClient) -> Result:
 def check_readiness(api: ApiClient) -> Result:
     """`ready` must be true; a false one names the dependency that is not ready."""
     url = api.url(api.cfg.readiness_path)
-    try:
-        resp, body = _get_json(api, api.cfg.readiness_path)
-    except TargetError as exc:
-        return failed(str(exc), evidence={"url": url}, advice=advice("readiness"))
-    if resp.status_code != 200 or not isinstance(body, dict):
-        return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=advice("readiness"))
+    body = _get_object(api, api.cfg.readiness_path, "readiness")
+    if isinstance(body, Result):
+        return body
     checks = body.get("checks") if isinstance(body.get("checks"), dict) else {}
     not_ready = sorted(f"{k}: {v}" for k, v in checks.items() if v != "ready")
     if body.get("ready") is not True:
