@@ -162,10 +162,9 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Windows:
+    # The longest window a first15 metric looks at; it starts at the deploy when the
+    # deploy is more recent (a run seconds after it has few samples: inconclusive, not pass).
     first15: Duration = Duration(900.0)
-    # A window never reaches further back than the deploy, but never narrower than this,
-    # so that a run seconds after the deploy still has samples to look at.
-    min_window: Duration = Duration(60.0)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,9 @@ def target(pytestconfig: pytest.Config) -> Environment:
 def api(pytestconfig: pytest.Config, target: Environment) -> Iterator[ApiClient]:
     """The API client; under xdist it reuses the controller's one login."""
     state = _state(pytestconfig)
-    client = ApiClient(target.api, allow_writes=state.allow_writes)
+    # Writes stay refused here; the `check` fixture lifts that for the duration of a
+    # check marked `writes`, and only when the run has --allow-writes.
+    client = ApiClient(target.api, allow_writes=False)
     wire = getattr(pytestconfig, "workerinput", {}).get("postdeploy_login")
     if wire:
         client.adopt_login(Login.from_wire(json.loads(wire)))
@@ -198,7 +200,12 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     if meta is not None:
         reporting.label_allure(meta)
     judge = Check(request.node, state)
+    writes = meta is not None and bool(meta["writes"]) and state.allow_writes
+    if writes:
+        request.getfixturevalue("api").allow_writes = True
     yield judge
+    if writes and state.api is not None:
+        state.api.allow_writes = False
     if state.api is not None:
         sent = state.api.requests_sent
         request.node.user_properties.append((PROPERTY, json.dumps({"requests": sent - state.requests_seen})))

@@ -1,0 +1,76 @@
+"""The plugin driven through pytester: write gating, markers, usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+ENV = """
+[api]
+base_url = "http://127.0.0.1:9"
+connect_timeout = "0.5s"
+"""
+
+CHECKS = """
+import pytest
+from postdeploy.apiclient import WritesNotAllowed
+
+@pytest.mark.first15
+@pytest.mark.checklist(10, "reader")
+@pytest.mark.severity("minor")
+def test_reader_cannot_write(api):
+    with pytest.raises(WritesNotAllowed):
+        api.request("POST", "/api/v1/projects", json={})
+
+@pytest.mark.first15
+@pytest.mark.checklist(10, "writer")
+@pytest.mark.severity("minor")
+@pytest.mark.writes
+def test_writer_may_write(api, check):
+    assert api.allow_writes
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.mkdir("environments")
+    (pytester.path / "environments" / "t.toml").write_text(ENV)
+    pytester.makepyfile(test_checks=CHECKS)
+    return pytester
+
+
+def test_only_checks_marked_writes_may_write_and_only_with_allow_writes(suite: pytest.Pytester):
+    result = suite.runpytest("-p", "no:cacheprovider", "--env", "t", "--allow-writes")
+    result.assert_outcomes(passed=2)
+    result = suite.runpytest("-p", "no:cacheprovider", "--env", "t", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*writes to the target are off: pass --allow-writes*"])
+
+
+def test_a_check_without_severity_is_a_usage_error(suite: pytest.Pytester):
+    suite.makepyfile(
+        test_bad="""
+import pytest
+
+@pytest.mark.first15
+@pytest.mark.checklist(1, "x")
+def test_x():
+    pass
+"""
+    )
+    result = suite.runpytest("-p", "no:cacheprovider", "--env", "t")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*needs @pytest.mark.severity*"])
+
+
+def test_unknown_marker_is_refused(suite: pytest.Pytester):
+    suite.makepyfile(test_typo="import pytest\n\n@pytest.mark.frist15\ndef test_x():\n    pass\n")
+    result = suite.runpytest("-p", "no:cacheprovider", "--strict-markers", "--env", "t")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*'frist15' not found in `markers`*"])
+
+
+def test_prod_like_environment_refuses_allow_writes(suite: pytest.Pytester):
+    (suite.path / "environments" / "p.toml").write_text("writes_allowed = false\n" + ENV)
+    result = suite.runpytest("-p", "no:cacheprovider", "--env", "p", "--allow-writes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--allow-writes refused*writes_allowed = false*"])
