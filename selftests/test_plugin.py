@@ -74,3 +74,19 @@ def test_prod_like_environment_refuses_allow_writes(suite: pytest.Pytester):
     result = suite.runpytest("-p", "no:cacheprovider", "--env", "p", "--allow-writes")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--allow-writes refused*writes_allowed = false*"])
+
+
+def test_verdict_command_exit_codes(tmp_path):
+    import json
+
+    from postdeploy.cli import main
+
+    assert main(["verdict", "--reports", str(tmp_path)]) == 3
+    for n, verdict in enumerate(["rollback", "success", "issues"]):
+        run = tmp_path / "prod" / f"20261127T0{n}0000Z-first15"
+        run.mkdir(parents=True)
+        (run / "record.json").write_text(json.dumps({"verdict": verdict, "env": "prod", "verdict_reasons": []}))
+    assert main(["verdict", "--reports", str(tmp_path)]) == 1  # the newest run: issues
+    assert main(["verdict", str(tmp_path / "prod" / "20261127T000000Z-first15")]) == 2
+    (tmp_path / "broken.json").write_text("{")
+    assert main(["verdict", str(tmp_path / "broken.json")]) == 3

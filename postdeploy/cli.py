@@ -1,0 +1,54 @@
+"""The command line beside pytest: `python -m postdeploy verdict [RECORD]` for pipelines.
+
+Exit codes of `verdict`: 0 success, 1 issues, 2 rollback, 3 no readable record. pytest's
+own exit code stays pytest's; this is what a pipeline gates a rollout on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT = {"success": 0, "issues": 1, "rollback": 2}
+NO_RECORD = 3
+
+
+def newest_record(reports: Path) -> Path | None:
+    """Return the newest record.json under `reports/<env>/<run>/`, by its run folder's time stamp."""
+    found = [p for p in reports.glob("*/*/record.json") if not p.parent.is_symlink()]
+    return max(found, key=lambda p: (p.parent.name, p.stat().st_mtime)) if found else None
+
+
+def verdict(args: argparse.Namespace) -> int:
+    path = Path(args.record) if args.record else newest_record(Path(args.reports))
+    if path is None:
+        print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
+        return NO_RECORD
+    if path.is_dir():
+        path = path / "record.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        result = data["verdict"]
+        code = EXIT[result]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"postdeploy: {path}: not a readable record ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return NO_RECORD
+    print(
+        f"{result.upper()}  env {data.get('env')}  phase {data.get('phase')}  version {data.get('version') or '?'}  ({path})"
+    )
+    for reason in data.get("verdict_reasons", []):
+        print(f"  - {reason}")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m postdeploy", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verdict", help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 no record")
+    v.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
+    v.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
+    v.set_defaults(func=verdict)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
