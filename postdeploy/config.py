@@ -25,7 +25,7 @@ from typing import Any
 
 from postdeploy.durations import parse_duration
 from postdeploy.errors import ConfigError
-from postdeploy.redaction import Secret
+from postdeploy.redaction import Secret, redact
 
 ENV_VAR = "POSTDEPLOY_ENV"
 ENV_DIR_VAR = "POSTDEPLOY_ENV_DIR"
@@ -201,7 +201,7 @@ class Environment:
         if self.prometheus:
             out["prometheus"] = f"{self.prometheus.url} (job {self.prometheus.job})"
         if self.database:
-            out["database"] = _dsn_without_password(self.database.dsn)
+            out["database"] = self.database.dsn
         if self.logs:
             out["logs"] = f"{self.logs.kind}:{self.logs.path or self.logs.container or self.logs.selector}"
         if self.runtime:
@@ -209,7 +209,8 @@ class Environment:
             out["runtime"] = f"{self.runtime.kind}:{where}"
         if self.sentry:
             out["sentry"] = f"{self.sentry.url} {self.sentry.org}/{self.sentry.project}"
-        return out
+        # A URL may carry credentials (https://user:token@host) or a secret read into it.
+        return {k: redact(v) for k, v in out.items()}
 
 
 _SECRET_SUFFIXES = ("_env", "_file")
@@ -388,8 +389,3 @@ def _is_secret(hint: Any) -> bool:
         typing.get_origin(hint) in (types.UnionType, typing.Union) and Secret in typing.get_args(hint)
     )
 
-
-def _dsn_without_password(dsn: str) -> str:
-    from postdeploy.redaction import redact
-
-    return redact(dsn)

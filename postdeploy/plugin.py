@@ -192,18 +192,28 @@ def _thresholds(env: Any) -> dict[str, Any]:
     return json.loads(json.dumps(values))
 
 
-def _add_metadata(config: pytest.Config, state: RunState) -> None:
+METADATA_KEYS = ("Python", "Platform", "Packages", "Plugins", "Environment", "Phase", "Targets", "Thresholds")
+
+
+def _prune_metadata(config: pytest.Config) -> dict[str, Any] | None:
+    """Drop what pytest-metadata collected beyond our keys: its CI variables may hold credentials."""
     try:
         from pytest_metadata.plugin import metadata_key
     except ImportError:  # pragma: no cover - pytest-html brings pytest-metadata
-        return
+        return None
     meta = config.stash.get(metadata_key, None)
-    if meta is None or state.env is None or state.is_worker:
-        return
-    # Environment variables that pytest-metadata shows could hold secrets: keep only ours.
-    for key in list(meta):
-        if key not in ("Python", "Platform", "Packages", "Plugins"):
+    if meta is not None:
+        for key in [k for k in meta if k not in METADATA_KEYS]:
             meta.pop(key, None)
+    return meta
+
+
+def _add_metadata(config: pytest.Config, state: RunState) -> None:
+    # Workers prune too: pytest-metadata merges each worker's table into the controller's
+    # when the worker goes down, after the controller pruned its own.
+    meta = _prune_metadata(config)
+    if meta is None or state.env is None:
+        return
     meta["Environment"] = state.env.name
     meta["Phase"] = state.phase
     meta["Targets"] = state.env.targets()
@@ -332,6 +342,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or state.record is None or state.run_dir is None or state.is_worker:
         return
+    _prune_metadata(session.config)  # once more: the workers' tables have been merged in by now
     record = state.record
     requests = sum(int(c.get("requests", 0)) for c in record.checks.values())
     logins = 0
