@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := postgresql postgresql-contrib prometheus prometheus-alertmanager prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test lint sandbox-up sandbox-down clean
+.PHONY: setup system demo test lint bench sandbox-up sandbox-down clean
 
 setup: system $(STAMP)
 
@@ -41,6 +41,11 @@ demo: setup
 # The self-tests: unit tests, then the end-to-end runs against a sandbox of their own.
 test: setup
 	$(VENV)/bin/pytest selftests -q
+
+# Figures of the first15 phase against a sandbox of its own, printed as a table (not a test).
+# `make bench BENCH_ARGS="--markdown BENCHMARKS.md"` also writes them into BENCHMARKS.md.
+bench: setup
+	$(PY) bench/first15.py $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check postdeploy sandbox selftests tests_smoke tests_db tests_metrics tests_integrations

@@ -1,0 +1,101 @@
+"""The healthy sandbox never raises an alarm: run after run, every verdict is success.
+
+A check that fails now and then on a healthy deployment teaches people to ignore the
+verdict, so this runs the phases that exist against the healthy sandbox, with its
+synthetic traffic running, many times in a row. By default 20 runs, in the order
+first15, first15 `-n 2`, first15, first_hour, first15, repeated: 12 serial first15 runs,
+4 first15 runs under `-n 2` and 4 first_hour runs, about 80 s on a 2-core machine.
+POSTDEPLOY_FALSE_ALARM_RUNS sets the number of runs (same order, cut or repeated).
+Every run is its own test, so a flaky check shows how often it failed, not only once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sandboxrun import Run, Sandbox
+
+RUNS_VAR = "POSTDEPLOY_FALSE_ALARM_RUNS"
+# One cycle of the schedule: mostly the serial first15 run people start after a deploy,
+# with the xdist and first-hour runs spread between them rather than bunched at the end.
+CYCLE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("first15", ()),
+    ("first15", ("-n", "2")),
+    ("first15", ()),
+    ("first_hour", ()),
+    ("first15", ()),
+)
+BAD = ("failed", "error", "inconclusive")
+
+
+def runs_wanted() -> int:
+    """Return the number of runs from POSTDEPLOY_FALSE_ALARM_RUNS (default 20)."""
+    raw = os.environ.get(RUNS_VAR, "20")
+    try:
+        runs = int(raw)
+    except ValueError:
+        raise ValueError(f"{RUNS_VAR}={raw!r}: expected a whole number of runs") from None
+    if runs < 1:
+        raise ValueError(f"{RUNS_VAR}={raw!r}: at least one run")
+    return runs
+
+
+SCHEDULE = [CYCLE[i % len(CYCLE)] for i in range(runs_wanted())]
+
+
+def sandbox_status(box: Sandbox) -> dict[str, Any]:
+    """The supervisor's own view: faults switched on, and whether the synthetic traffic runs."""
+    response = httpx.get(f"{box.state()['control_url']}/status", timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def describe(run: Run) -> str:
+    """Say which checks failed and why, in the words of the record, for the assertion message."""
+    record = run.record
+    lines = [
+        f"verdict {record.get('verdict')}, exit code {run.returncode}, {run.seconds:.1f} s, report {run.folder}",
+        *[f"  reason: {reason}" for reason in record.get("verdict_reasons", [])],
+    ]
+    bad = [c for c in record.get("checks", []) if c.get("outcome") in BAD]
+    lines += [f"  {c['id']} ({c['outcome']}, {c.get('severity', '?')}): {c.get('summary', '')}" for c in bad]
+    if not bad:
+        # No check to blame (a crash, a usage error): the output is the only evidence.
+        lines.append(run.output[-3000:])
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def healthy(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Heal the shared sandbox (other modules inject faults into it) and share one reports folder.
+
+    The one folder lets api.surface compare each run with the previous successful one, as
+    it does in use.
+    """
+    healed = box.cli("heal", timeout=120)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    status = sandbox_status(box)
+    assert status["ready"] and not status["faults"], status
+    assert status["components"]["traffic"]["state"] == "running", status["components"]["traffic"]
+    yield tmp_path_factory.mktemp("no-false-alarms")
+
+
+@pytest.mark.parametrize(
+    ("marks", "args"),
+    SCHEDULE,
+    ids=[f"{n:02d}-{marks}{'-n2' if args else ''}" for n, (marks, args) in enumerate(SCHEDULE, 1)],
+)
+def test_healthy_run_raises_no_alarm(box: Sandbox, healthy: Path, marks: str, args: tuple[str, ...]) -> None:
+    """One run of a phase against the healthy sandbox: verdict success, exit code 0, no failed check."""
+    run = box.run_suite(healthy, *args, marks=marks)
+    assert run.record.get("phase") == marks, describe(run)
+    assert run.record["verdict"] == "success" and run.returncode == 0 and not run.failed(), describe(run)
+    # Had the sandbox changed under the run, a pass would not be a pass against a healthy target.
+    status = sandbox_status(box)
+    assert not status["faults"] and status["components"]["traffic"]["state"] == "running", status
