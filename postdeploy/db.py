@@ -6,7 +6,7 @@ import psycopg
 
 from postdeploy.config import Database
 from postdeploy.errors import TargetTimeout, TargetUnreachable
-from postdeploy.redaction import redact, register
+from postdeploy.redaction import redact
 
 
 def connect(cfg: Database) -> psycopg.Connection:
@@ -35,6 +35,3 @@ def connect(cfg: Database) -> psycopg.Connection:
         raise TargetUnreachable(f"database {where}: {text}", target=where) from None
     conn.read_only = True
     return conn
-
-
-__all__ = ["connect", "register"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -210,7 +210,3 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
         sent = state.api.requests_sent
         request.node.user_properties.append((PROPERTY, json.dumps({"requests": sent - state.requests_seen})))
         state.requests_seen = sent
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -7,7 +7,6 @@ nothing must say so instead of passing.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,6 +152,3 @@ class PromClient:
     def targets(self) -> list[dict[str, Any]]:
         active = self._get("/api/v1/targets", {"state": "active"}).get("activeTargets", [])
         return active if isinstance(active, list) else []
-
-    def now(self) -> float:
-        return time.time()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postdeploy.config import Runtime
-from postdeploy.errors import BadResponse, ConfigError, TargetError
+from postdeploy.errors import BadResponse, ConfigError
 from postdeploy.logs import run_command
 
 
@@ -149,6 +149,3 @@ def status(cfg: Runtime) -> RuntimeStatus:
     if cfg.kind == "kubectl":
         return kubectl_status(cfg)
     raise ConfigError(f"runtime.kind {cfg.kind!r} is not one of process, docker, kubectl")
-
-
-__all__ = ["RuntimeStatus", "status", "process_status", "TargetError"]

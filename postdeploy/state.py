@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +31,6 @@ class RunState:
     login_client: ApiClient | None = None
     login_wire: str | None = None
     is_worker: bool = False
-    extra_requests: int = field(default=0)
 
     @property
     def inconclusive_is_issue(self) -> bool:
