@@ -55,6 +55,7 @@ class ApiClient:
         self.cfg = cfg
         self.allow_writes = allow_writes
         self.requests_sent = 0
+        self.retries: list[str] = []
         self.logins_made = 0
         self._count_lock = threading.Lock()
         self._login: Login | None = None
@@ -91,6 +92,18 @@ class ApiClient:
         headers = dict(kwargs.pop("headers", {}) or {})
         if token:
             headers["Authorization"] = f"Bearer {self.token().reveal()}"
+        resp = self._send(method, path, headers, kwargs)
+        wait = rate_limit_wait(resp, self.cfg.max_retry_wait)
+        if wait is not None:
+            # The target asked us to slow down: honour it once, and say so in the record
+            # (a retried check makes the verdict "issues", never a silent pass).
+            time.sleep(wait)
+            with self._count_lock:
+                self.retries.append(f"{method} {path}: HTTP {resp.status_code} (rate limited), retried after {wait:g}s")
+            resp = self._send(method, path, headers, kwargs)
+        return resp
+
+    def _send(self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Response:
         url = self.url(path)
         with self._count_lock:
             self.requests_sent += 1
@@ -154,6 +167,23 @@ class ApiClient:
         if str(body.get("token_type", "")).lower() != "bearer":
             return Login(False, 200, elapsed, f"{where}: token_type is {body.get('token_type')!r}, not 'bearer'")
         return Login(True, 200, elapsed, f"{where} answered 200 with a bearer token", Secret(token, "login"))
+
+
+def rate_limit_wait(resp: httpx.Response, longest: float) -> float | None:
+    """Return how long to wait before one retry when the answer says "rate limited", else None.
+
+    A 429 always qualifies; a 503 only when it carries Retry-After (a limiter's burst of
+    5xx, not an outage). Retry-After in seconds is honoured up to `longest`; an HTTP date
+    or a missing header waits 1 s.
+    """
+    if resp.status_code != 429 and not (resp.status_code == 503 and "retry-after" in resp.headers):
+        return None
+    raw = resp.headers.get("retry-after", "").strip()
+    try:
+        wait = float(raw) if raw else 1.0
+    except ValueError:
+        wait = 1.0
+    return max(0.0, min(wait, longest))
 
 
 def tls_verify(cfg: Api) -> ssl.SSLContext | bool:

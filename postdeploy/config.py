@@ -49,6 +49,8 @@ class Api:
     headers: dict[str, str] = field(default_factory=dict)
     connect_timeout: Duration = Duration(3.0)
     read_timeout: Duration = Duration(10.0)
+    # The longest Retry-After the suite honours on a 429 before its one retry.
+    max_retry_wait: Duration = Duration(10.0)
     verify_tls: bool = True
     # A CA bundle (PEM) to validate the API's certificate with, instead of the system store.
     ca_bundle: str = ""

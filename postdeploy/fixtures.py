@@ -207,6 +207,8 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     if writes and state.api is not None:
         state.api.allow_writes = False
     if state.api is not None:
-        sent = state.api.requests_sent
-        request.node.user_properties.append((PROPERTY, json.dumps({"requests": sent - state.requests_seen})))
-        state.requests_seen = sent
+        sent, retries = state.api.requests_sent, state.api.retries[state.retries_seen :]
+        request.node.user_properties.append(
+            (PROPERTY, json.dumps({"requests": sent - state.requests_seen, "retries": retries}))
+        )
+        state.requests_seen, state.retries_seen = sent, len(state.api.retries)

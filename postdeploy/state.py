@@ -27,6 +27,7 @@ class RunState:
     record: Record | None = None
     api: ApiClient | None = None
     requests_seen: int = 0
+    retries_seen: int = 0
     # The controller's own client under xdist (it logs in once for every worker).
     login_client: ApiClient | None = None
     login_wire: str | None = None

@@ -157,3 +157,50 @@ def test_since_the_deploy_counts_raw_values_of_fresh_processes_and_falls_back():
     r = metrics.error_rate(prom, "amani-backend", window, TH)
     assert r.outcome == "passed" and "increase(" in r.evidence["query requests"]
     assert r.evidence["window"] == "42s since the deploy"
+
+
+def test_a_429_is_honoured_once_and_recorded():
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "0.05"}), httpx.Response(200, json={"message": "pong"})]
+    )
+    api = ApiClient(Api(base_url="http://api.test"), transport=httpx.MockTransport(lambda req: next(answers)))
+    assert api.get("/api/v1/ping").status_code == 200
+    assert api.requests_sent == 2
+    assert len(api.retries) == 1 and "429 (rate limited), retried after 0.05s" in api.retries[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "wait"),
+    [
+        (429, {"Retry-After": "120"}, 10.0),
+        (429, {}, 1.0),
+        (503, {"Retry-After": "2"}, 2.0),
+        (503, {}, None),
+        (500, {}, None),
+    ],
+)
+def test_rate_limit_wait(status, headers, wait):
+    from postdeploy.apiclient import rate_limit_wait
+
+    assert rate_limit_wait(httpx.Response(status, headers=headers), 10.0) == wait
+
+
+def test_a_retried_check_makes_the_verdict_issues():
+    from postdeploy.verdict import decide
+
+    verdict, reasons = decide(
+        [{"id": "health", "outcome": "passed", "severity": "critical", "retries": ["GET /x: 429"]}]
+    )
+    assert verdict == "issues" and "rate limited" in reasons[0]
+
+
+def test_truncated_json_where_json_was_due_is_a_failed_check():
+    api = api_answering(
+        {
+            "/api/v1/health": httpx.Response(
+                200, content=b'{"status": "heal', headers={"Content-Type": "application/json"}
+            )
+        }
+    )
+    r = smoke.check_health(api)
+    assert r.outcome == "failed" and "not JSON" in r.summary
