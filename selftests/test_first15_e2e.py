@@ -158,3 +158,6 @@ def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
     assert run.record["verdict"] in verdict.split("|"), run.record["verdict_reasons"]
     assert run.returncode == 1
     assert "Traceback" not in run.output
+    # Never a hang: the documented bound is the read timeout (3 s in local.toml) x the API
+    # calls of a run (12 at most) + the wait.ready bound (10 x 0.5 s) + 10 s of start-up.
+    assert run.seconds < 3 * 12 + 5 + 10, f"{fault}: the run took {run.seconds:.1f}s"
