@@ -34,7 +34,7 @@ def test_writer_may_write(api, check):
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.mkdir("environments")
     (pytester.path / "environments" / "t.toml").write_text(ENV)
-    pytester.makepyfile(test_checks=CHECKS)
+    pytester.makepyfile(test_pt_checks=CHECKS)  # a name no self-test module has
     return pytester
 
 
@@ -48,7 +48,7 @@ def test_only_checks_marked_writes_may_write_and_only_with_allow_writes(suite: p
 
 def test_a_check_without_severity_is_a_usage_error(suite: pytest.Pytester):
     suite.makepyfile(
-        test_bad="""
+        test_pt_bad="""
 import pytest
 
 @pytest.mark.first15
@@ -63,7 +63,7 @@ def test_x():
 
 
 def test_unknown_marker_is_refused(suite: pytest.Pytester):
-    suite.makepyfile(test_typo="import pytest\n\n@pytest.mark.frist15\ndef test_x():\n    pass\n")
+    suite.makepyfile(test_pt_typo="import pytest\n\n@pytest.mark.frist15\ndef test_x():\n    pass\n")
     result = suite.runpytest("-p", "no:cacheprovider", "--strict-markers", "--env", "t")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*'frist15' not found in `markers`*"])
