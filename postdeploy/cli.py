@@ -1,6 +1,7 @@
 """The command line beside pytest: `python -m postdeploy verdict [RECORD]` for pipelines.
 
-Exit codes of `verdict`: 0 success, 1 issues, 2 rollback, 3 no readable record. pytest's
+Exit codes of `verdict`: 0 success, 1 issues, 2 rollback, 3 no readable record or a run
+that did not finish (killed: its record lists the checks it completed, no verdict). pytest's
 own exit code stays pytest's; this is what a pipeline gates a rollout on.
 """
 
@@ -11,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-EXIT = {"success": 0, "issues": 1, "rollback": 2}
+EXIT = {"success": 0, "issues": 1, "rollback": 2, "incomplete": 3}
 NO_RECORD = 3
 
 

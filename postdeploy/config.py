@@ -390,4 +390,3 @@ def _is_secret(hint: Any) -> bool:
     return hint is Secret or (
         typing.get_origin(hint) in (types.UnionType, typing.Union) and Secret in typing.get_args(hint)
     )
-

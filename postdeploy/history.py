@@ -37,3 +37,10 @@ class History:
                 if check.get("id") == check_id and check.get("outcome") == "passed" and check.get("value") is not None:
                     return folder, check["value"]
         return None
+
+    def last_good_release(self, current_version: str) -> dict[str, Any] | None:
+        """Return the newest successful record of another version: where a rollback goes."""
+        for _, data in self.records():
+            if data.get("verdict") == "success" and data.get("version") and data.get("version") != current_version:
+                return data
+        return None

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import markers, reporting
+from postdeploy import markers, reporting, signoff
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -32,7 +32,9 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     sentry,
     target,
 )
+from postdeploy.history import History
 from postdeploy.record import Record, run_dir, suite_commit, write
+from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN, RunState
 
 # Each option: flag, ini name, environment variable, help. One description, three sources.
@@ -312,6 +314,9 @@ class RecordKeeper:
             elif report.outcome == "failed" and "summary" not in props:
                 entry["summary"] = _last_line(report.longreprtext)
         record.add(report.nodeid, entry)
+        if report.when == "teardown" and self.state.run_dir is not None:
+            # Written as each check finishes, so a killed run still says what it completed.
+            write(self.state.run_dir, snapshot(self.state, complete=False))
 
 
 def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
@@ -343,6 +348,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or state.record is None or state.run_dir is None or state.is_worker:
         return
     _prune_metadata(session.config)  # once more: the workers' tables have been merged in by now
+    data = snapshot(state, complete=True)
+    data["exit_status"] = int(exitstatus)
+    write(state.run_dir, data)
+    past = History(state.run_dir.parent, state.run_dir)
+    previous = past.last_good_release(data.get("version", "")) if data["verdict"] == "rollback" else None
+    (state.run_dir / "record.md").write_text(redact(signoff.render(data, previous)), encoding="utf-8")
+    session.config.stash[WRITTEN] = data
+
+
+def snapshot(state: RunState, *, complete: bool) -> dict[str, Any]:
+    """Return the record as it stands; an unfinished one says so instead of giving a verdict."""
+    assert state.record is not None
     record = state.record
     requests = sum(int(c.get("requests", 0)) for c in record.checks.values())
     logins = 0
@@ -351,10 +368,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             logins += client.logins_made
             requests += client.logins_made if client is state.login_client else 0
     data = record.to_json(inconclusive_is_issue=state.inconclusive_is_issue, api_requests=requests, logins=logins)
-    data["exit_status"] = int(exitstatus)
-    data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/"}
-    write(state.run_dir, data)
-    session.config.stash[WRITTEN] = data
+    data["complete"] = complete
+    data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/", "signoff": "record.md"}
+    if not complete:
+        # A killed run leaves this: which checks completed, and no verdict to act on.
+        data["verdict_so_far"], data["verdict"] = data["verdict"], "incomplete"
+    return data
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -85,3 +85,7 @@ def pytest_html_results_summary(
         + "</p>"
         + "".join(f"<p>&#8226; {html.escape(r)}</p>" for r in data["verdict_reasons"])
     )
+    signed = state.run_dir / "record.md" if state.run_dir else None
+    if signed is not None and signed.is_file():
+        # The sign-off (the guide's checklist template) as the report's first section.
+        prefix.append(f'<pre style="white-space:pre-wrap">{html.escape(signed.read_text(encoding="utf-8"))}</pre>')

@@ -111,6 +111,8 @@ def test_healthy_sandbox_passes_every_check(box: Sandbox, tmp_path: Path):
     assert (run.folder / "junit.xml").is_file()
     assert any((run.folder / "allure-results").glob("*-result.json"))
     assert "verdict: SUCCESS" in run.output
+    assert "Status: ✅ Success" in (run.folder / "record.md").read_text()
+    assert "Deployment successful" in (run.folder / "report.html").read_text()
     # Evidence: the metric checks show their query, window and value.
     err = run.check("error_rate")
     assert "http_requests_total" in run.text("error_rate") and "errors_total" in run.text("error_rate")
@@ -156,6 +158,8 @@ def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
     if fault in CONFINED:
         assert failed == set(expected), f"{fault}: unrelated checks failed: {failed - set(expected)}"
     assert run.record["verdict"] in verdict.split("|"), run.record["verdict_reasons"]
+    signoff = (run.folder / "record.md").read_text()
+    assert ("Rollback procedure" in signoff) == (run.record["verdict"] == "rollback")
     assert run.returncode == 1
     assert "Traceback" not in run.output
     # Never a hang: the documented bound is the read timeout (3 s in local.toml) x the API

@@ -90,3 +90,57 @@ def test_verdict_command_exit_codes(tmp_path):
     assert main(["verdict", str(tmp_path / "prod" / "20261127T000000Z-first15")]) == 2
     (tmp_path / "broken.json").write_text("{")
     assert main(["verdict", str(tmp_path / "broken.json")]) == 3
+
+
+KILLED = """
+import os
+import pytest
+
+@pytest.mark.first15
+@pytest.mark.checklist(1, "first")
+@pytest.mark.severity("major")
+def test_first(check):
+    from postdeploy.results import passed
+    check.judge(passed("done"))
+
+@pytest.mark.first15
+@pytest.mark.checklist(2, "second")
+@pytest.mark.severity("major")
+def test_second():
+    os._exit(137)  # the run is killed here
+"""
+
+
+def test_a_killed_run_leaves_a_record_of_what_completed(suite: pytest.Pytester):
+    import json
+
+    suite.makepyfile(test_pt_killed=KILLED)
+    suite.runpytest_subprocess("-p", "no:cacheprovider", "--env", "t", "-k", "first or second", "test_pt_killed.py")
+    record = json.loads(next(suite.path.glob("reports/t/*/record.json")).read_text())
+    assert record["complete"] is False and record["verdict"] == "incomplete"
+    assert [c["id"] for c in record["checks"]] == ["first"]
+    from postdeploy.cli import main
+
+    assert main(["verdict", "--reports", str(suite.path / "reports")]) == 3
+
+
+def test_rollback_signoff_names_the_previous_good_release():
+    from postdeploy.signoff import render
+
+    record = {
+        "env": "prod",
+        "version": "1.4.2",
+        "phase": "first15",
+        "verdict": "rollback",
+        "who": "oncall@host",
+        "verdict_reasons": ["critical check health failed"],
+        "targets": {"api": "https://api.amani.com"},
+        "checks": [
+            {"id": "health", "outcome": "failed", "summary": "health says 'unhealthy'"},
+            {"id": "readiness", "outcome": "passed"},
+        ],
+    }
+    text = render(record, {"version": "1.4.1", "commit": "abc1234"})
+    assert "- [ ] FAILED Health checks passing (health failed, readiness passed)" in text
+    assert "Status: ❌ Rollback" in text and "git checkout abc1234" in text and "**1.4.1 (commit abc1234)**" in text
+    assert "- [ ] not run yet Backup created" in text

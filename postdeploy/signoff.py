@@ -1,0 +1,128 @@
+"""The sign-off: the guide's "Monitoring Checklist Template" filled in from a record, as Markdown.
+
+Each template line is decided by the checks that stand for it: failed if any failed,
+inconclusive if any was, passed when all passed, "not run yet" when this record has
+none of them (another phase covers it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "Pre-Deployment": [
+        ("Backup created", ("backup.fresh",)),
+        ("Changes reviewed", ("changes.recorded",)),
+        ("Staging tests passed", ("staging.passed", "load.probe")),
+        ("Team notified", ("notify.team",)),
+        ("Monitoring ready", ("monitoring.ready",)),
+    ],
+    "First 15 Minutes": [
+        ("Deployment successful", ("deploy.running", "deploy.version", "wait.ready")),
+        ("Health checks passing", ("health", "readiness")),
+        ("No errors in logs", ("logs.startup", "logs.clean")),
+        ("Metrics normal", ("error_rate", "latency.p95", "sentry.new")),
+        ("Critical flows tested", ("auth.login", "db.read", "business.flow")),
+        (
+            "Security smoke (beyond the guide)",
+            ("tls.cert", "tls.redirect", "headers.security", "errors.no_leak", "api.surface"),
+        ),
+    ],
+    "First Hour": [
+        ("Traffic routing correct", ("traffic.routed",)),
+        ("All endpoints responding", ("endpoints",)),
+        ("Database performing well", ("db.connections", "db.slow_queries")),
+        ("No user complaints", ("support.channels",)),
+        ("Integrations working", ("integrations", "input.robust")),
+    ],
+    "First 24 Hours": [
+        ("Error rate acceptable", ("dashboard", "logs.errors")),
+        ("Performance stable", ("baseline.compare",)),
+        ("No memory leaks", ("resources",)),
+        ("Backups successful", ("backup.daily",)),
+        ("No critical issues", ("sentry.review",)),
+    ],
+}
+STATUS = {
+    "success": "✅ Success",
+    "issues": "⚠️ Issues",
+    "rollback": "❌ Rollback",
+    "incomplete": "… run did not finish",
+}
+MARK = {"passed": "[x]", "failed": "[ ] FAILED", "inconclusive": "[ ] INCONCLUSIVE", "not run yet": "[ ] not run yet"}
+
+ROLLBACK = """\
+## Rollback procedure (the guide's)
+
+Previous good release: **{previous}**
+
+```bash
+# 1. Stop current deployment
+docker-compose stop app
+# 2. Checkout previous version
+git checkout {commit}
+# 3. Rebuild and restart
+docker-compose build app
+docker-compose up -d app
+# 4. Verify
+curl {health}
+# 5. If database changes, restore backup
+./scripts/restore_database.sh backups/pre_deployment_backup.sql.gz
+```
+"""
+
+
+def line_outcome(checks: list[dict[str, Any]], ids: tuple[str, ...]) -> tuple[str, list[str]]:
+    """Return a template line's outcome and the checks that decided it."""
+    mine = [c for c in checks if c.get("id") in ids and c.get("outcome") != "skipped"]
+    if not mine:
+        return "not run yet", []
+    outcomes = {c["outcome"] for c in mine}
+    names = [f"{c['id']} {c['outcome']}" for c in mine]
+    if outcomes & {"failed", "error"}:
+        return "failed", names
+    if "inconclusive" in outcomes:
+        return "inconclusive", names
+    return "passed", names
+
+
+def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
+    """Return the sign-off of one record as Markdown; `previous` is the last good record for a rollback."""
+    checks = record.get("checks", [])
+    out = [
+        f"# Deployment record: {record.get('env')} {record.get('version') or '?'} ({record.get('phase')})",
+        "",
+        f"Commit {record.get('commit') or '?'}; run {record.get('start')} to {record.get('end')} by {record.get('who')}.",
+        "",
+    ]
+    for section, lines in TEMPLATE.items():
+        out.append(f"## {section}")
+        for label, ids in lines:
+            outcome, names = line_outcome(checks, ids)
+            detail = f" ({', '.join(names)})" if names else ""
+            out.append(f"- {MARK[outcome]} {label}{detail}")
+        out.append("")
+    verdict = record.get("verdict", "incomplete")
+    reasons = record.get("verdict_reasons") or []
+    failed = [c for c in checks if c.get("outcome") in ("failed", "error", "inconclusive")]
+    out += [
+        "## Sign-off",
+        f"- Deployment completed by: {record.get('who')}",
+        f"- Date/Time: {record.get('end') or record.get('start')}",
+        "- Issues encountered: " + ("none" if not failed else ""),
+        *[f"  - {c.get('id')}: {c.get('summary', '')}" for c in failed],
+        "- Actions taken: " + ("; ".join(reasons) if reasons else "none needed"),
+        f"- Status: {STATUS.get(verdict, verdict)}",
+        "",
+    ]
+    if verdict == "rollback":
+        prev = previous or {}
+        version = prev.get("version") or "unknown: no earlier successful record of this environment"
+        out.append(
+            ROLLBACK.format(
+                previous=f"{version} (commit {prev.get('commit') or '?'})",
+                commit=prev.get("commit") or "<previous-commit>",
+                health=(record.get("targets", {}).get("api", "") + "/api/v1/health"),
+            )
+        )
+    return "\n".join(out)
