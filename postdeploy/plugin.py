@@ -354,6 +354,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     past = History(state.run_dir.parent, state.run_dir)
     previous = past.last_good_release(data.get("version", "")) if data["verdict"] == "rollback" else None
     (state.run_dir / "record.md").write_text(redact(signoff.render(data, previous)), encoding="utf-8")
+    reporting.write_allure_extras(state.run_dir / "allure-results", data)
     session.config.stash[WRITTEN] = data
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN
 
 ALLURE_SEVERITY = {"critical": "critical", "major": "normal", "minor": "minor"}
@@ -89,3 +91,38 @@ def pytest_html_results_summary(
     if signed is not None and signed.is_file():
         # The sign-off (the guide's checklist template) as the report's first section.
         prefix.append(f'<pre style="white-space:pre-wrap">{html.escape(signed.read_text(encoding="utf-8"))}</pre>')
+
+
+# Allure sorts failures into these by message: an on-call engineer first wants to know
+# whether the target could not be asked, or answered and was wrong.
+ALLURE_CATEGORIES = [
+    {
+        "name": "Target unreachable or hanging",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"(?s).*(cannot connect|no answer within|never became ready|cannot read).*",
+    },
+    {
+        "name": "Inconclusive (too little data)",
+        "matchedStatuses": ["failed", "skipped"],
+        "messageRegex": r"(?s).*(INCONCLUSIVE|inconclusive|no data).*",
+    },
+    {"name": "Threshold breached", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*FAILED:.*"},
+    {"name": "Not configured", "matchedStatuses": ["skipped"], "messageRegex": r"(?s).*not configured.*"},
+]
+
+
+def write_allure_extras(results: Path, data: dict[str, Any]) -> None:
+    """Write Allure's environment.properties (no secrets: the record is redacted) and categories.json."""
+    if not results.is_dir():
+        return
+    env = {
+        "env": data.get("env"),
+        "phase": data.get("phase"),
+        "version": data.get("version"),
+        "commit": data.get("commit"),
+        "verdict": data.get("verdict"),
+        **{f"target.{k}": v for k, v in (data.get("targets") or {}).items()},
+    }
+    lines = [f"{k}={str(v).replace(chr(10), ' ')}" for k, v in env.items() if v]
+    (results / "environment.properties").write_text(redact("\n".join(lines)) + "\n", encoding="utf-8")
+    (results / "categories.json").write_text(json.dumps(ALLURE_CATEGORIES, indent=2), encoding="utf-8")

@@ -113,6 +113,8 @@ def test_healthy_sandbox_passes_every_check(box: Sandbox, tmp_path: Path):
     assert "verdict: SUCCESS" in run.output
     assert "Status: ✅ Success" in (run.folder / "record.md").read_text()
     assert "Deployment successful" in (run.folder / "report.html").read_text()
+    assert "verdict=success" in (run.folder / "allure-results" / "environment.properties").read_text()
+    assert (run.folder / "allure-results" / "categories.json").is_file()
     # Evidence: the metric checks show their query, window and value.
     err = run.check("error_rate")
     assert "http_requests_total" in run.text("error_rate") and "errors_total" in run.text("error_rate")
