@@ -1,0 +1,307 @@
+"""The examples in deploy/ parse, have the shape their platform needs, and run only what exists.
+
+"What exists": every `pytest -m X` is a registered phase, every `--env NAME` has its
+environments/NAME.toml, every long option is one the plugin registers, every
+`python -m postdeploy SUB` is a real subcommand, every POSTDEPLOY_* variable is one the
+plugin reads. No network, no sandbox.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from postdeploy import cli, plugin
+from postdeploy.markers import PHASES
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+FILES = {
+    "README.md",
+    "github-actions.yml",
+    "gitlab-ci.yml",
+    "cron",
+    "Dockerfile",
+    "systemd/postdeploy-daily.service",
+    "systemd/postdeploy-daily.timer",
+    "systemd/postdeploy-weekly.service",
+    "systemd/postdeploy-weekly.timer",
+    "kubernetes/cronjob-daily.yaml",
+    "kubernetes/cronjob-weekly.yaml",
+    "kubernetes/analysis-template.yaml",
+}
+YAML_FILES = sorted(p for p in FILES if p.endswith((".yml", ".yaml")))
+PYTEST_FLAGS = {flag for flag, *_ in plugin.OPTIONS.values()} | {"--allow-writes"}
+PLUGIN_VARS = {var for _, _, var, _ in plugin.OPTIONS.values()}
+# The variables environments/prod.toml reads its secrets from (password_env, token_env, ...).
+SECRETS = sorted(
+    re.findall(r'^\s*\w+_env\s*=\s*"(\w+)"', (ROOT / "environments/prod.toml").read_text(encoding="utf-8"), re.M)
+)
+SHELL_STOP = re.compile(r"^(\|\||&&|;|\||\d?>>?|\d?>&\d|<)")
+
+
+def text(name: str) -> str:
+    return (DEPLOY / name).read_text(encoding="utf-8")
+
+
+def docs(name: str) -> list[Any]:
+    return [d for d in yaml.safe_load_all(text(name)) if d is not None]
+
+
+def dockerfile() -> dict[str, list[str]]:
+    """Instruction -> its arguments, one entry per occurrence, continuation lines joined."""
+    out: dict[str, list[str]] = {}
+    joined = re.sub(r"\\\n", " ", text("Dockerfile"))
+    for line in joined.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            word, _, rest = line.strip().partition(" ")
+            out.setdefault(word.upper(), []).append(rest.strip())
+    return out
+
+
+def image_entrypoint() -> list[str]:
+    return json.loads(dockerfile()["ENTRYPOINT"][-1])
+
+
+def subcommand_exists(name: str) -> bool:
+    with pytest.raises(SystemExit) as exc:
+        cli.main([name, "--help"])
+    return exc.value.code == 0
+
+
+def command_problems(script: str) -> list[str]:
+    """What is wrong with the pytest and postdeploy invocations in a shell script (one per line)."""
+    problems = []
+    for line in script.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        words = shlex.split(line)
+        for i, word in enumerate(words):
+            if Path(word).name == "pytest":
+                args = []
+                for arg in words[i + 1 :]:
+                    if SHELL_STOP.match(arg):
+                        break
+                    args.append(arg)
+                problems += pytest_problems(args, line)
+            if Path(word).name.startswith("python") and words[i + 1 : i + 3] == ["-m", "postdeploy"]:
+                sub = words[i + 3] if len(words) > i + 3 else ""
+                if not subcommand_exists(sub):
+                    problems.append(f"{line!r}: `python -m postdeploy {sub}` is no subcommand")
+                for arg in words[i + 4 :]:
+                    m = re.fullmatch(r"reports/(\w+)/latest", arg)
+                    if m and not (ROOT / "environments" / f"{m[1]}.toml").is_file():
+                        problems.append(f"{line!r}: {arg} names no environment")
+    return problems
+
+
+def pytest_problems(args: list[str], line: str) -> list[str]:
+    problems = []
+    values = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        flag, eq, value = arg.partition("=")
+        if flag == "-m" or flag.startswith("--"):
+            if not eq and flag != "--allow-writes":
+                value = args[i + 1] if i + 1 < len(args) else ""
+                i += 1
+            values[flag] = value
+            if flag.startswith("--") and flag not in PYTEST_FLAGS:
+                problems.append(f"{line!r}: pytest option {flag} is not registered by the plugin")
+        i += 1
+    if values.get("-m") not in PHASES:
+        problems.append(f"{line!r}: -m {values.get('-m')!r} is not a phase ({', '.join(PHASES)})")
+    env = values.get("--env")
+    if not env or not (ROOT / "environments" / f"{env}.toml").is_file():
+        problems.append(f"{line!r}: --env {env!r} has no environments/{env}.toml")
+    return problems
+
+
+def container_script(container: dict[str, Any]) -> str:
+    """The command line a container runs: a `sh -c` script as is, else the image's ENTRYPOINT + args."""
+    command = container.get("command") or image_entrypoint()
+    args = container.get("args") or []
+    if Path(command[0]).name in ("sh", "bash") and "-c" in command:
+        rest = command[command.index("-c") + 1 :] + args
+        return rest[0]
+    return shlex.join([*command, *args])
+
+
+def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (metric,) = [m for m in doc["spec"]["metrics"] if "job" in m.get("provider", {})]
+    return metric["provider"]["job"]["spec"]["template"]["spec"]
+
+
+def test_deploy_holds_exactly_the_checked_files_and_the_readme_covers_each() -> None:
+    found = {str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*") if p.is_file()}
+    assert found == FILES
+    readme = text("README.md")
+    for name in FILES - {"README.md"}:
+        assert f"`{name}`" in readme, f"deploy/README.md says nothing about {name}"
+
+
+@pytest.mark.parametrize("name", YAML_FILES)
+def test_yaml_parses_into_mappings(name: str) -> None:
+    loaded = docs(name)
+    assert loaded and all(isinstance(d, dict) for d in loaded)
+
+
+def test_github_actions_job_runs_checks_uploads_always_and_gates_on_the_verdict() -> None:
+    (wf,) = docs("github-actions.yml")
+    (job,) = wf["jobs"].values()
+    steps = job["steps"]
+    assert isinstance(steps, list) and steps
+    uses = [s.get("uses", "") for s in steps]
+    assert any(u.startswith("actions/checkout@") for u in uses)
+    (setup,) = [s for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert str(setup["with"]["python-version"]) == "3.11"
+    (upload,) = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == "reports"
+    runs = [s["run"] for s in steps if "run" in s]
+    assert any(r.strip() == "pip install ." for r in runs)
+    (checks,) = [s for s in steps if "pytest" in s.get("run", "")]
+    assert checks["continue-on-error"] is True
+    assert "--expect-version" in checks["run"] and "--expect-commit" in checks["run"]
+    (gate,) = [s for s in steps if "postdeploy verdict" in s.get("run", "")]
+    assert steps.index(gate) > steps.index(checks) and steps.index(gate) > steps.index(upload)
+    # Rollback (2) must fail the step; issues (1) must not.
+    assert re.search(r"^\s*2\).*exit [1-9]", gate["run"], re.M)
+    assert not re.search(r"^\s*1\).*exit [1-9]", gate["run"], re.M)
+    for name in SECRETS:
+        assert re.fullmatch(r"\$\{\{\s*secrets\.\w+\s*\}\}", job["env"][name]), f"{name} is not a secrets reference"
+    assert not [p for r in runs for p in command_problems(r)]
+
+
+def test_gitlab_job_keeps_artifacts_always_and_only_issues_are_allowed_to_fail() -> None:
+    (ci,) = docs("gitlab-ci.yml")
+    (job,) = [v for v in ci.values() if isinstance(v, dict) and "script" in v]
+    assert job["artifacts"]["when"] == "always"
+    assert [p.rstrip("/") for p in job["artifacts"]["paths"]] == ["reports"]
+    assert job["allow_failure"] == {"exit_codes": [1]}
+    script = job["script"]
+    assert "pip install ." in script
+    (checks,) = [s for s in script if "pytest" in s]
+    assert checks.rstrip().endswith("|| true"), "a failing check must not end the job before the verdict"
+    assert script[-1].startswith("python -m postdeploy verdict")
+    assert not set(SECRETS) & set(job.get("variables", {})), "secrets belong in CI/CD variables, not the file"
+    assert not [p for s in script for p in command_problems(s)]
+
+
+@pytest.mark.parametrize("name", ["kubernetes/cronjob-daily.yaml", "kubernetes/cronjob-weekly.yaml"])
+def test_cronjob_shape(name: str) -> None:
+    (doc,) = docs(name)
+    assert (doc["apiVersion"], doc["kind"]) == ("batch/v1", "CronJob")
+    assert len(doc["spec"]["schedule"].split()) == 5
+    assert doc["spec"]["concurrencyPolicy"] == "Forbid"
+    spec = pod_spec(doc)
+    assert spec["restartPolicy"] in ("Never", "OnFailure")
+    (container,) = spec["containers"]
+    assert {"secretRef": {"name": "postdeploy-prod"}} in container["envFrom"]
+    assert not {e["name"] for e in container.get("env", [])} & set(SECRETS)
+    script = container_script(container)
+    assert Path(name).stem.removeprefix("cronjob-") in shlex.split(script)
+    assert command_problems(script) == []
+
+
+def test_analysis_template_job_runs_checks_then_fails_on_rollback() -> None:
+    (doc,) = docs("kubernetes/analysis-template.yaml")
+    assert (doc["apiVersion"], doc["kind"]) == ("argoproj.io/v1alpha1", "AnalysisTemplate")
+    spec = pod_spec(doc)
+    assert spec["restartPolicy"] == "Never"
+    (container,) = spec["containers"]
+    assert {"secretRef": {"name": "postdeploy-prod"}} in container["envFrom"]
+    assert not {e["name"] for e in container.get("env", [])} & set(SECRETS)
+    script = container_script(container)
+    lines = [line.strip() for line in script.splitlines() if line.strip()]
+    assert lines[0].startswith("pytest -m first15 --env prod")
+    assert lines[1] == "python -m postdeploy verdict reports/prod/latest"
+    # The script must end with the verdict's code, so rollback (2) fails the Job.
+    assert lines[-1] == 'exit "$code"'
+    assert command_problems(script) == []
+    declared = {a["name"] for a in doc["spec"].get("args", [])}
+    assert set(re.findall(r"\{\{args\.([\w-]+)\}\}", text("kubernetes/analysis-template.yaml"))) <= declared
+
+
+def test_dockerfile_builds_a_non_root_pytest_image_with_a_reports_volume() -> None:
+    df = dockerfile()
+    assert df["FROM"] == ["python:3.11-slim"]
+    installs = [r for r in df["RUN"] if "pip install" in r]
+    assert installs and not any("[" in r for r in installs), "the image installs no extras"
+    assert df["USER"][-1] not in ("root", "0")
+    assert any("/reports" in v for v in df["VOLUME"])
+    assert image_entrypoint() == ["pytest"]
+    cmd = json.loads(df["CMD"][-1])
+    assert cmd == ["-m", "first15", "--env", "prod"]
+    assert command_problems(shlex.join(image_entrypoint() + cmd)) == []
+    # pytest in the image needs its rootdir, the env files and every test path, not only the package.
+    copied = {source.rstrip("/") for c in df["COPY"] for source in c.split()[:-1]}
+    testpaths = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    assert {"pyproject.toml", "README.md", "conftest.py", "environments", "postdeploy", *testpaths} <= copied
+
+
+def test_crontab_lines() -> None:
+    entry = re.compile(r"^(?P<when>(?:[\d*/,-]+\s+){5})(?P<command>\S.*)$")
+    lines = [line for line in text("cron").splitlines() if line.strip() and not line.startswith("#")]
+    phases = []
+    for line in lines:
+        m = entry.match(line)
+        assert m, f"not a crontab line with 5 schedule fields: {line!r}"
+        assert "cd /opt/postdeploy && .venv/bin/pytest -m " in m["command"]
+        assert re.search(r">>\s*\S+\.log 2>&1$", m["command"]), f"output does not go to a log: {line!r}"
+        assert command_problems(m["command"]) == []
+        phases.append((m["when"].split(), shlex.split(m["command"].split("-m ", 1)[1])[0]))
+    assert phases == [
+        (["0", "*/3", "*", "*", "*"], "first_24h"),
+        (["0", "7", "*", "*", "*"], "daily"),
+        (["30", "7", "*", "*", "1"], "weekly"),
+    ]
+
+
+@pytest.mark.parametrize("phase", ["daily", "weekly"])
+def test_systemd_units(phase: str) -> None:
+    def unit(suffix: str) -> configparser.ConfigParser:
+        parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read_string(text(f"systemd/postdeploy-{phase}.{suffix}"))
+        return parser
+
+    service, timer = unit("service"), unit("timer")
+    assert service["Service"]["Type"] == "oneshot"
+    assert service["Service"]["WorkingDirectory"] == "/opt/postdeploy"
+    assert service["Service"]["EnvironmentFile"].lstrip("-").startswith("/")
+    exec_start = service["Service"]["ExecStart"]
+    assert shlex.split(exec_start)[:3] == ["/opt/postdeploy/.venv/bin/pytest", "-m", phase]
+    assert command_problems(exec_start) == []
+    assert timer["Timer"]["OnCalendar"]
+    assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+def test_only_variables_the_plugin_reads() -> None:
+    used = {v for name in FILES for v in re.findall(r"\bPOSTDEPLOY_[A-Z_]+", text(name))}
+    assert used <= PLUGIN_VARS
+
+
+@pytest.mark.parametrize(
+    "script, wrong",
+    [
+        ("pytest -m nightly --env prod", "not a phase"),
+        ("pytest -m daily --env moon", "environments/moon.toml"),
+        ("pytest -m daily --env prod --expect-versoin 1", "--expect-versoin"),
+        ("python -m postdeploy verdikt", "no subcommand"),
+    ],
+)
+def test_the_command_check_catches_what_does_not_exist(script: str, wrong: str) -> None:
+    problems = command_problems(script)
+    assert problems and wrong in problems[0]
