@@ -54,3 +54,12 @@ def inconclusive(summary: str, **kw: Any) -> Result:
 
 def skipped(summary: str, **kw: Any) -> Result:
     return Result("skipped", summary, **kw)
+
+
+def from_problems(problems: list[str], what: str, ok: str, *, evidence: dict[str, Any], advice: str) -> Result:
+    """Fail with every problem found (counted, 0 allowed), or pass with `ok`."""
+    if problems:
+        return failed(
+            f"{what}: " + "; ".join(problems), value=len(problems), threshold=0, evidence=evidence, advice=advice
+        )
+    return passed(ok, value=0, threshold=0, evidence=evidence)

@@ -7,11 +7,11 @@ out. Faults and heal are long requests: they answer once the change is in effect
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from sandbox.faults import FAULTS
+from sandbox.localserver import LocalServer
 
 if TYPE_CHECKING:
     from sandbox.supervisor import Supervisor
@@ -78,25 +78,15 @@ class ControlHandler(BaseHTTPRequestHandler):
             self._reply(200, result)
 
 
-class ControlServer:
+class ControlServer(LocalServer):
     """The control API's HTTP server, in a daemon thread."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.supervisor = supervisor
-        self.server: ThreadingHTTPServer | None = None
+    name = "control"
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    def __init__(self, supervisor: Supervisor) -> None:
+        super().__init__()
+        self.supervisor = supervisor
 
     def start(self, port: int) -> None:
         """Bind (raising OSError on a clash) and serve."""
-        handler = type("BoundControlHandler", (ControlHandler,), {"supervisor": self.supervisor})
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        threading.Thread(target=self.server.serve_forever, name="control", daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        self.serve(port, type("BoundControlHandler", (ControlHandler,), {"supervisor": self.supervisor}))

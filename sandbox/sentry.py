@@ -13,11 +13,12 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sandbox import state
+from sandbox.localserver import LocalServer
 from sandbox.sentry_query import QueryError, matches, parse_period, parse_query, parse_when
 
 UTC = dt.UTC
@@ -335,30 +336,17 @@ class SentryHandler(BaseHTTPRequestHandler):
         return f"{previous}, {following}"
 
 
-class SentryServer:
+class SentryServer(LocalServer):
     """The stand-in's HTTP server, run in a thread of the supervisor."""
 
+    name = "sentry"
+
     def __init__(self, store: SentryStore, token: str) -> None:
+        super().__init__()
         self.store = store
         self.token = token
-        self.server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self, port: int) -> None:
         """Bind (raising OSError on a clash) and serve in a daemon thread."""
-        handler = type(
-            "BoundSentryHandler",
-            (SentryHandler,),
-            {"store": self.store, "token": self.token, "base_url": f"http://127.0.0.1:{port}"},
-        )
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        threading.Thread(target=self.server.serve_forever, name="sentry", daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        attrs = {"store": self.store, "token": self.token, "base_url": f"http://127.0.0.1:{port}"}
+        self.serve(port, type("BoundSentryHandler", (SentryHandler,), attrs))

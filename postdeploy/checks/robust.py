@@ -16,7 +16,7 @@ from hypothesis.errors import NoSuchExample, Unsatisfiable
 
 from postdeploy.apiclient import ApiClient
 from postdeploy.errors import TargetError, TargetTimeout
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import Result, from_problems
 
 ADVICE = "malformed input reaches code that crashes: validate the body before use; a 5xx here is also a denial-of-service lever"
 
@@ -88,7 +88,7 @@ def check_robust(api: ApiClient, endpoints: list[str], budget: int) -> Result:
     """Probe each declared side-effect-free endpoint; any 5xx or timeout fails with the minimal body found."""
     per = max(1, budget // max(1, len(endpoints)))
     evidence: dict[str, object] = {"budget": f"{budget} requests ({per} per endpoint)"}
-    problems = []
+    problems, sent = [], 0
     for entry in endpoints:
         method, _, path = entry.strip().partition(" ")
         probe = Probe(api, method.upper(), path.strip(), per)
@@ -101,24 +101,19 @@ def check_robust(api: ApiClient, endpoints: list[str], budget: int) -> Result:
             suppress_health_check=list(HealthCheck),
         )
         try:
-            minimal = find(bodies(), probe.breaks, settings=rules)
+            minimal: bytes | None = find(bodies(), probe.breaks, settings=rules)
         except (NoSuchExample, Unsatisfiable):
+            minimal = None
+        sent += probe.sent
+        if minimal is None:
             evidence[entry] = f"{probe.sent} malformed bodies, all answered below 500"
             continue
         evidence[entry] = f"{probe.sent} bodies sent; minimal failing body {_show(minimal)}"
         problems.append(f"{entry} answered {probe.failures[-1] if probe.failures else 'a failure'} to {_show(minimal)}")
-    sent = sum(int(str(v).split()[0]) for k, v in evidence.items() if k != "budget" and str(v)[:1].isdigit())
-    if problems:
-        return failed(
-            "malformed input breaks the service: " + "; ".join(problems),
-            value=len(problems),
-            threshold=0,
-            evidence=evidence,
-            advice=ADVICE,
-        )
-    return passed(
+    return from_problems(
+        problems,
+        "malformed input breaks the service",
         f"{sent} malformed bodies to {len(endpoints)} endpoint(s), none answered 5xx or hung",
-        value=0,
-        threshold=0,
         evidence=evidence,
+        advice=ADVICE,
     )

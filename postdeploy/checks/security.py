@@ -15,7 +15,7 @@ from postdeploy.apiclient import ApiClient
 from postdeploy.config import Security
 from postdeploy.errors import TargetError
 from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import Result, failed, from_problems, passed
 from postdeploy.tlsprobe import probe
 
 ADVICE_TLS = "renew or fix the certificate (chain, host name) before it expires; clients will refuse the API"
@@ -155,15 +155,13 @@ def check_headers(api: ApiClient, cfg: Security) -> Result:
         for k in [*cfg.headers, "Strict-Transport-Security", "Access-Control-Allow-Origin"]
     }
     evidence = {"url": api.url(path), **shown}
-    if problems:
-        return failed(
-            "security headers: " + "; ".join(problems),
-            value=len(problems),
-            threshold=0,
-            evidence=evidence,
-            advice=ADVICE_HEADERS,
-        )
-    return passed(f"security headers present on {api.url(path)}", value=0, threshold=0, evidence=evidence)
+    return from_problems(
+        problems,
+        "security headers",
+        f"security headers present on {api.url(path)}",
+        evidence=evidence,
+        advice=ADVICE_HEADERS,
+    )
 
 
 def find_leaks(text: str) -> list[str]:
@@ -208,14 +206,10 @@ def check_error_bodies(api: ApiClient, cfg: Security) -> Result:
         envelope = _envelope_problem(resp)
         if envelope:
             problems.append(f"{where} ({resp.status_code}): {envelope}")
-    if problems:
-        return failed(
-            "error bodies: " + "; ".join(problems),
-            value=len(problems),
-            threshold=0,
-            evidence=evidence,
-            advice=ADVICE_LEAK,
-        )
-    return passed(
-        "404 and malformed-body errors use the envelope and leak nothing", value=0, threshold=0, evidence=evidence
+    return from_problems(
+        problems,
+        "error bodies",
+        "404 and malformed-body errors use the envelope and leak nothing",
+        evidence=evidence,
+        advice=ADVICE_LEAK,
     )
