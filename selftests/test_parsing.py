@@ -40,6 +40,12 @@ def test_duration_garbage_raises_valueerror_only(text):
         pass
 
 
+@pytest.mark.parametrize("text", ["nan", "NAN", "inf", "-inf", "Infinity", "1e999"])
+def test_duration_rejects_non_finite_numbers(text):
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
 # -- log lines ------------------------------------------------------------------------------
 
 
