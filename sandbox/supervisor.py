@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import certs, report, state
+from sandbox import backups, certs, report, state
 from sandbox.cleanup import remove_state_files, write_runtime
 from sandbox.control import ControlServer, OperationError
 from sandbox.deploy import AppProcess
@@ -113,6 +113,8 @@ class Supervisor:
         self._start_with_ports(self.pg.start, used)
         self._record_runtime()
         self.pg.provision(self.paths)
+        backups.create_restore_role(self.pg, self.paths)
+        backups.write_backup(self.pg, self.paths)
         log.info("postgres ready on port %s (%.1fs)", self.pg.port, time.monotonic() - started)
         self.traffic = TrafficGenerator(
             self.app.url,
@@ -208,6 +210,8 @@ class Supervisor:
             self.traffic.pause()
         elif name == "rules_missing":
             self.prom.set_rules(enabled=False)
+        elif name in backups.FAULTS:
+            backups.apply_fault(name, self.pg, self.paths)
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -240,6 +244,8 @@ class Supervisor:
             self.pg.start(self.pg.port)
             self._record_runtime()
         self.pg.restore()
+        if set(previous) & set(backups.FAULTS):
+            backups.heal(self.pg, self.paths)
         self.deploy_app()
         self.pg.reset_statement_stats()
         self._wait_scraped()
