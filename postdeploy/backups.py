@@ -267,7 +267,7 @@ def read_back(path: Path, pg_bin_dir: str = "", timeout: float = 300.0) -> ReadB
             head = block[:200]
         total += len(block)
         tail = (tail + block)[-4096:]
-    if head.lstrip().startswith(PLAIN_HEADER) and PLAIN_FOOTER not in tail:
+    if PLAIN_HEADER in head and PLAIN_FOOTER not in tail:
         raise BackupError(f"{path.name}: plain SQL dump is truncated: no '{PLAIN_FOOTER.decode()}' line at its end")
     return ReadBack(fmt, total, time.monotonic() - started, detail=f"read {total} bytes of SQL to the end")
 
