@@ -117,8 +117,9 @@ def apply_fault(name: str, pg: PostgresCluster, paths: state.Paths) -> None:
             handle.truncate(max(1, size // 2))
 
 
-def heal(pg: PostgresCluster, paths: state.Paths) -> None:
-    """Replace whatever the faults left with one fresh, whole backup."""
+def fresh_backup(pg: PostgresCluster, paths: state.Paths) -> None:
+    """Replace whatever is in the folder (an earlier sandbox's backups, a fault's leftovers)
+    with one fresh, whole backup."""
     folder = backup_dir(paths)
     for path in folder.glob("*"):
         if path.is_file():

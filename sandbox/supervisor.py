@@ -114,7 +114,7 @@ class Supervisor:
         self._record_runtime()
         self.pg.provision(self.paths)
         backups.create_restore_role(self.pg, self.paths)
-        backups.write_backup(self.pg, self.paths)
+        backups.fresh_backup(self.pg, self.paths)
         log.info("postgres ready on port %s (%.1fs)", self.pg.port, time.monotonic() - started)
         self.traffic = TrafficGenerator(
             self.app.url,
@@ -245,7 +245,7 @@ class Supervisor:
             self._record_runtime()
         self.pg.restore()
         if set(previous) & set(backups.FAULTS):
-            backups.heal(self.pg, self.paths)
+            backups.fresh_backup(self.pg, self.paths)
         self.deploy_app()
         self.pg.reset_statement_stats()
         self._wait_scraped()
