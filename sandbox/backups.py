@@ -9,11 +9,14 @@ Faults: backup_missing, backup_stale, backup_corrupt.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from psycopg import sql
@@ -28,6 +31,11 @@ RESTORE_SECRET = "restore_db_password"
 RESTORE_DB = "postgres"
 STALE_SECONDS = 26 * 3600  # older than both bounds: pre-deploy 60 min, daily 24 h
 FAULTS = ("backup_missing", "backup_stale", "backup_corrupt")
+INTERVAL = 600.0  # seconds between two backups of the job (SANDBOX_BACKUP_INTERVAL overrides)
+KEEP = 5
+# Held by the backup job and by the backup faults, so that neither sees the other half-done.
+LOCK = threading.Lock()
+log = logging.getLogger("sandbox.backups")
 
 
 def backup_dir(paths: state.Paths) -> Path:
@@ -66,11 +74,12 @@ def write_backup(pg: PostgresCluster, paths: state.Paths, when: float | None = N
     folder.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(when or time.time()))
     target = folder / f"amani_backup_{stamp}.sql.gz"
-    tmp = folder / f".{target.name}.tmp"
+    raw = folder / f".{target.stem}.tmp"
     cmd = [
         str(PG_BIN / "pg_dump"),
         "--format=custom",
         "--compress=9",
+        f"--file={raw}",
         "-h",
         str(pg.socket_dir),
         "-p",
@@ -79,15 +88,17 @@ def write_backup(pg: PostgresCluster, paths: state.Paths, when: float | None = N
         "postgres",
         state.DB_NAME,
     ]
-    with gzip.open(tmp, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stdout is not None
-        shutil.copyfileobj(proc.stdout, out)
-        _, err = proc.communicate(timeout=60)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"pg_dump failed: {err.decode(errors='replace').strip()[:300]}")
-    os.replace(tmp, target)
+    try:
+        # A file, not a pipe: the timeout then also ends a dump of a frozen database.
+        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pg_dump failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+        tmp = folder / f".{target.name}.tmp"
+        with raw.open("rb") as src, gzip.open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out)
+        os.replace(tmp, target)
+    finally:
+        raw.unlink(missing_ok=True)
     return target
 
 
@@ -98,6 +109,11 @@ def newest(paths: state.Paths) -> Path | None:
 
 def apply_fault(name: str, pg: PostgresCluster, paths: state.Paths) -> None:
     """Switch on one backup fault."""
+    with LOCK:
+        _apply(name, pg, paths)
+
+
+def _apply(name: str, pg: PostgresCluster, paths: state.Paths) -> None:
     folder = backup_dir(paths)
     if name == "backup_missing":
         for path in folder.glob("*"):
@@ -120,11 +136,47 @@ def apply_fault(name: str, pg: PostgresCluster, paths: state.Paths) -> None:
 def fresh_backup(pg: PostgresCluster, paths: state.Paths) -> None:
     """Replace whatever is in the folder (an earlier sandbox's backups, a fault's leftovers)
     with one fresh, whole backup."""
-    folder = backup_dir(paths)
-    for path in folder.glob("*"):
-        if path.is_file():
-            path.unlink()
-    write_backup(pg, paths)
+    with LOCK:
+        folder = backup_dir(paths)
+        for path in folder.glob("*"):
+            if path.is_file():
+                path.unlink()
+        write_backup(pg, paths)
+
+
+class BackupJob:
+    """The backup cron job: a fresh backup every `interval` seconds, the newest `keep` kept.
+
+    Without it a sandbox up for more than an hour would fail the 60-minute bound for lack of
+    a job, not of a check. It pauses while a backup fault is on (the fault must hold), and
+    shares a lock with the faults so that a dump cannot land half-way through one.
+    """
+
+    def __init__(self, pg: PostgresCluster, paths: state.Paths, faults: Callable[[], list[str]]) -> None:
+        self.pg, self.paths, self.faults = pg, paths, faults
+        self.interval = float(os.environ.get("SANDBOX_BACKUP_INTERVAL", INTERVAL))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backup-job", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with LOCK:
+                if set(self.faults()) & set(FAULTS) or not self.pg.running() or self.pg.frozen:
+                    continue
+                try:
+                    write_backup(self.pg, self.paths)
+                except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+                    log.warning("backup job: %s", exc)
+                    continue
+                for old in sorted(backup_dir(self.paths).glob("amani_backup_*.sql.gz"))[:-KEEP]:
+                    old.unlink(missing_ok=True)
 
 
 def state_keys(paths: state.Paths, pg: PostgresCluster) -> dict[str, object]:

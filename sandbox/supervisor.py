@@ -53,6 +53,7 @@ class Supervisor:
         self.pg: PostgresCluster | None = None
         self.prom: PrometheusServer | None = None
         self.certs: certs.Certificates | None = None
+        self.backup_job: backups.BackupJob | None = None
         self.commands: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
         self.commands = queue.Queue()
         self.stopping = threading.Event()
@@ -115,6 +116,8 @@ class Supervisor:
         self.pg.provision(self.paths)
         backups.create_restore_role(self.pg, self.paths)
         backups.fresh_backup(self.pg, self.paths)
+        self.backup_job = backups.BackupJob(self.pg, self.paths, lambda: list(self.faults))
+        self.backup_job.start()
         log.info("postgres ready on port %s (%.1fs)", self.pg.port, time.monotonic() - started)
         self.traffic = TrafficGenerator(
             self.app.url,
@@ -299,6 +302,8 @@ class Supervisor:
         self.ready = False
         if self.traffic is not None:
             self.traffic.stop()
+        if self.backup_job is not None:
+            self.backup_job.stop()
         self.app.stop()
         for component in (self.prom, self.pg):
             if component is not None:
