@@ -67,13 +67,13 @@ def _looks_like_sql(head: bytes) -> bool:
     if not head or b"\x00" in head:
         return False
     try:
-        text = head.decode("utf-8")
+        head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # A multi-byte character cut by the read boundary is still text.
         if exc.start < len(head) - 4:
             return False
-        text = head[: exc.start].decode("utf-8")
-    return head.lstrip().startswith(PLAIN_HEADER) or bool(SQL_START.match(text.encode()))
+        head = head[: exc.start]
+    return PLAIN_HEADER in head[:200] or bool(SQL_START.match(head))
 
 
 def sniff(path: Path) -> Format:

@@ -86,6 +86,7 @@ class RestoreReport:
     source_counts: dict[str, int] = field(default_factory=dict)
     alembic: str | None = None
     problems: list[str] = field(default_factory=list)
+    created: bool = False
     dropped: bool = False
     error: str = ""
 
@@ -150,6 +151,7 @@ def restore_into(
     with _connect(dsn, password, None, connect_timeout) as conn:
         # template0: the dump brings its own objects; template1's extras would collide.
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
+    report.created = True
     report.steps.append(f"created scratch database {scratch}")
     target = conninfo.make_conninfo(dsn, dbname=scratch)
     env = _client_env(password)
@@ -159,9 +161,9 @@ def restore_into(
         with tempfile.TemporaryDirectory(prefix="postdeploy-restore-", dir=work_dir or None) as tmp:
             # A file, not a pipe: pg_restore needs to seek for --use-list.
             archive = Path(tmp) / "backup.dump"
-            with archive.open("wb") as out:
+            with archive.open("wb") as handle:
                 for block in chunks(backup, fmt.gzipped):
-                    out.write(block)
+                    handle.write(block)
             listing = _use_list(restore, archive, timeout, skip_extensions)
             cmd = [restore, "--no-owner", "--no-acl", "--exit-on-error", f"--dbname={target}"]
             if listing is not None:

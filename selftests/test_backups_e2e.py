@@ -184,3 +184,23 @@ def test_backup_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str)
     assert left == []
     if fault == "backup_corrupt":
         assert "dropped scratch database" in r.check("backup.restore")["evidence"]["steps"]
+
+
+def test_restore_refuses_the_target_database(box: Sandbox, tmp_path: Path):
+    """A restore DSN that names the target database is refused before anything is created."""
+    env_dir = tmp_path / "envs"
+    env_dir.mkdir()
+    text = (ROOT / "environments" / "local.toml").read_text()
+    lines = [
+        'dsn = "host=${state:db_host} port=${state:db_port} dbname=${state:db_name} user=${state:restore_db_user}"'
+        if line.startswith('dsn = "host=${state:restore_db_host}')
+        else line
+        for line in text.splitlines()
+    ]
+    assert lines != text.splitlines()
+    (env_dir / "local.toml").write_text("\n".join(lines) + "\n")
+    ours = Sandbox(box.folder, {**box.env, "POSTDEPLOY_ENV_DIR": str(env_dir)})
+    r = ours.run_suite(tmp_path / "reports", FILES[0], marks="weekly")
+    assert r.outcomes() == {"backup.restore": "failed"}
+    assert "refused: the restore DSN points at the target database" in r.check("backup.restore")["summary"]
+    assert scratch_databases(box) == []

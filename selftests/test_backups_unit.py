@@ -18,7 +18,7 @@ from postdeploy import attest, signoff, verdict
 from postdeploy.backups import BackupError, Format, list_backups, read_back, sniff_bytes, taken_at
 from postdeploy.checks import backups as cb
 from postdeploy.checks import release
-from postdeploy.config import Backups, Changes, Expected, Staging
+from postdeploy.config import Backups, Changes, Database, Expected, Restore, Staging
 from postdeploy.history import History
 from postdeploy.restore import RestoreRefused, RestoreReport, compare, refuse_same, scratch_name, where
 
@@ -310,3 +310,18 @@ def test_pending_attestation_is_never_success() -> None:
     assert verdict.decide(checks) == ("success", [])
     md = signoff.render({"checks": checks, "verdict": "success"})
     assert "support.channels attested by amy: ok" in md
+
+
+def test_restore_server_unreachable_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    (tmp_path / "amani_backup_20261127_010000.sql.gz").write_bytes(gzip.compress(PLAIN + PLAIN_END))
+    restore = Restore(dsn=f"host=127.0.0.1 port={port} dbname=postgres user=r", connect_timeout=2.0)
+    started = time.monotonic()
+    r = cb.restore_test(Backups(dir=str(tmp_path)), restore, Database(dsn="host=db.internal dbname=amani"))
+    assert time.monotonic() - started < 10
+    assert r.outcome == "failed" and f"restore failed: restore server localhost:{port} db postgres" in r.summary
+    assert r.evidence["scratch dropped"] == "never created" and "\n" not in r.summary

@@ -156,9 +156,12 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
     if report.source_counts:
         evidence["live row counts"] = ", ".join(f"{k}={v}" for k, v in report.source_counts.items())
     evidence["alembic_version"] = report.alembic or "-"
-    evidence["scratch dropped"] = "yes" if report.dropped else "NO: drop it by hand"
+    if report.dropped:
+        evidence["scratch dropped"] = "yes"
+    else:
+        evidence["scratch dropped"] = "NO: drop it by hand" if report.created else "never created"
     problems = ([f"restore failed: {report.error}"] if report.error else []) + report.problems
-    if not report.dropped:
+    if report.created and not report.dropped:
         problems.append(f"scratch database {scratch} was not dropped")
     if problems:
         return failed(
