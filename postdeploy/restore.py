@@ -12,6 +12,7 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,11 +179,31 @@ def restore_into(
     else:
         psql = pg_bin(pg_bin_dir, "psql")
         cmd = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", f"--dbname={target}", "-f", "-"]
-        code, _, err, _ = run_fed(cmd, chunks(backup, fmt.gzipped), timeout, env=env)
+        code, _, err, _ = run_fed(cmd, portable(chunks(backup, fmt.gzipped), skip_extensions), timeout, env=env)
         if code != 0:
             raise BackupError(f"psql failed restoring plain SQL: {redact(_error_line(err))}")
     report.restore_seconds = round(time.monotonic() - started, 2)
     report.steps.append(f"restored {backup.name} ({fmt}) in {report.restore_seconds:g}s")
+
+
+EXTENSION_LINE = re.compile(rb"^(CREATE EXTENSION|COMMENT ON EXTENSION)\b")
+# What pg_restore's --no-owner --no-acl leave out, as pg_dump writes it in plain SQL (one line each).
+OWNER_ACL_LINE = re.compile(rb"^(ALTER [A-Z ]+ .* OWNER TO |GRANT |REVOKE )")
+
+
+def portable(source: Iterator[bytes], skip_extensions: bool) -> Iterator[bytes]:
+    """Filter a plain SQL stream as --no-owner --no-acl would (and drop extensions if asked)."""
+    rest = b""
+
+    def keep(line: bytes) -> bool:
+        return not OWNER_ACL_LINE.match(line) and not (skip_extensions and EXTENSION_LINE.match(line))
+
+    for block in source:
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        yield b"".join(line + b"\n" for line in lines if keep(line))
+    if rest and keep(rest):
+        yield rest
 
 
 def _error_line(stderr: str) -> str:

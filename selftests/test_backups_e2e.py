@@ -204,3 +204,43 @@ def test_restore_refuses_the_target_database(box: Sandbox, tmp_path: Path):
     assert r.outcomes() == {"backup.restore": "failed"}
     assert "refused: the restore DSN points at the target database" in r.check("backup.restore")["summary"]
     assert scratch_databases(box) == []
+
+
+def test_plain_sql_backup_is_read_and_restored_through_psql(box: Sandbox, tmp_path: Path):
+    """A gzipped plain-SQL pg_dump (the other format met in the wild), newest in the folder."""
+    import gzip
+    import time
+
+    from postdeploy.backups import pg_bin
+
+    st = box.state()
+    password = (box.folder / "secrets" / "db_password").read_text().strip()
+    dump = subprocess.run(
+        [
+            pg_bin("", "pg_dump"),
+            "--format=plain",
+            "-h",
+            st["db_host"],
+            "-p",
+            str(st["db_port"]),
+            "-U",
+            st["db_user"],
+            st["db_name"],
+        ],
+        env={"PATH": "/usr/bin:/bin", "PGPASSWORD": password},
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.gmtime(time.time() + 2))
+    plain = Path(st["backup_dir"]) / f"amani_backup_{stamp}.sql.gz"
+    plain.write_bytes(gzip.compress(dump))
+    try:
+        r = run(box, tmp_path, "pre_deploy or weekly", *ATTESTED)
+    finally:
+        plain.unlink()
+    assert "gzipped plain SQL" in r.check("backup.fresh")["summary"], r.text("backup.fresh")
+    restore = r.check("backup.restore")
+    assert restore["outcome"] == "passed", r.text("backup.restore")
+    assert plain.name in restore["summary"] and "gzipped plain SQL" in restore["evidence"]["steps"]
+    assert scratch_databases(box) == []

@@ -325,3 +325,31 @@ def test_restore_server_unreachable_is_one_line_and_creates_nothing(tmp_path: Pa
     assert time.monotonic() - started < 10
     assert r.outcome == "failed" and f"restore failed: restore server localhost:{port} db postgres" in r.summary
     assert r.evidence["scratch dropped"] == "never created" and "\n" not in r.summary
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"SET x = 1;",
+                b"CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA public;",
+                b"COMMENT ON EXTENSION pg_stat_statements IS 'x';",
+                b"CREATE TABLE t (id int);",
+                b"ALTER TABLE public.t OWNER TO amani;",
+                b"GRANT SELECT ON TABLE public.t TO reporting;",
+                b"",
+            ]
+        ),
+        max_size=12,
+    ),
+    st.integers(1, 40),
+)
+def test_owner_acl_and_extension_lines_are_dropped_across_any_chunking(lines: list[bytes], size: int) -> None:
+    from postdeploy.restore import portable
+
+    text = b"".join(line + b"\n" for line in lines)
+    blocks = [text[i : i + size] for i in range(0, len(text), size)]
+    out = b"".join(portable(iter(blocks), skip_extensions=True))
+    dropped = (b"EXTENSION", b"OWNER TO", b"GRANT ")
+    assert out == b"".join(line + b"\n" for line in lines if not any(d in line for d in dropped))
+    assert b"EXTENSION" in b"".join(portable(iter(blocks), skip_extensions=False)) or b"EXTENSION" not in text
