@@ -52,6 +52,7 @@ STATUS = {
     "incomplete": "… run did not finish",
 }
 MARK = {"passed": "[x]", "failed": "[ ] FAILED", "inconclusive": "[ ] INCONCLUSIVE", "not run yet": "[ ] not run yet"}
+MARK["pending attestation"] = "[ ] PENDING ATTESTATION"
 
 ROLLBACK = """\
 ## Rollback procedure (the guide's)
@@ -77,6 +78,9 @@ curl {health}
 def line_outcome(checks: list[dict[str, Any]], ids: tuple[str, ...]) -> tuple[str, list[str]]:
     """Return a template line's outcome and the checks that decided it."""
     mine = [c for c in checks if c.get("id") in ids and c.get("outcome") != "skipped"]
+    waiting = [c for c in pending(checks) if c.get("id") in ids]
+    if waiting and not mine:
+        return "pending attestation", [f"{c['id']} pending attestation" for c in waiting]
     if not mine:
         return "not run yet", []
     outcomes = {c["outcome"] for c in mine}

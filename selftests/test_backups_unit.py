@@ -301,6 +301,10 @@ def test_pending_attestation_is_never_success() -> None:
         },
     ]
     assert verdict.decide(checks) == ("issues", ["attestation pending: support.channels"])
+    waiting = signoff.render({"checks": checks, "verdict": "issues"})
+    assert (
+        "[ ] PENDING ATTESTATION No user complaints" in waiting and "pending attestation: support.channels" in waiting
+    )
     checks[1] = {
         "id": "support.channels",
         "outcome": "passed",
