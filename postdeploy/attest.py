@@ -8,6 +8,7 @@ the note: the "actions taken" of the sign-off.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,7 +101,13 @@ def collect(flags: list[str], files: list[str]) -> dict[str, Attestation]:
 ATTESTATIONS = pytest.StashKey[dict[str, Attestation]]()
 
 
-def addoption(group: Any) -> None:
+FILE_VAR = "POSTDEPLOY_ATTESTATIONS"
+FILE_INI = "postdeploy_attestations"
+
+
+def addoption(group: Any, parser: pytest.Parser | None = None) -> None:
+    if parser is not None:
+        parser.addini(FILE_INI, "attestation file (JSON or lines ID=who: note)", default=None)
     group.addoption(
         "--attest",
         dest="postdeploy_attest",
@@ -115,16 +122,19 @@ def addoption(group: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help='attestations from a file: JSON {"ID": "who: note"} or lines ID=who: note',
+        help=f'attestations from a file: JSON {{"ID": "who: note"}} or lines ID=who: note [env {FILE_VAR}, ini {FILE_INI}]',
     )
 
 
 def configure(config: pytest.Config) -> None:
     """Read the run's attestations into the stash; a bad one stops the run with one line."""
+    files = list(config.getoption("postdeploy_attestations") or [])
+    if not files and os.environ.get(FILE_VAR):
+        files = [os.environ[FILE_VAR]]
+    if not files and config.getini(FILE_INI):
+        files = [str(config.getini(FILE_INI))]
     try:
-        config.stash[ATTESTATIONS] = collect(
-            config.getoption("postdeploy_attest") or [], config.getoption("postdeploy_attestations") or []
-        )
+        config.stash[ATTESTATIONS] = collect(config.getoption("postdeploy_attest") or [], files)
     except AttestationError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -81,7 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="let checks marked 'writes' change the target (create and clean up test records)",
     )
-    attest.addoption(group)
+    attest.addoption(group, parser)
 
 
 def setting(config: pytest.Config, dest: str) -> tuple[str | None, str]:

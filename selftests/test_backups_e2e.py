@@ -92,7 +92,11 @@ def run(box: Sandbox, reports: Path, marks: str, *args: str) -> Run:
 
 
 def test_healthy_pre_deploy_with_attestations_is_success(box: Sandbox, tmp_path: Path):
-    r = run(box, tmp_path, "pre_deploy", *ATTESTED)
+    # One attestation from the flag, one from the file POSTDEPLOY_ATTESTATIONS names.
+    attest_file = tmp_path / "attestations.txt"
+    attest_file.write_text("# P4\nteam.communicated=lead@amani: posted in #releases\n")
+    ours = Sandbox(box.folder, {**box.env, "POSTDEPLOY_ATTESTATIONS": str(attest_file)})
+    r = run(ours, tmp_path, "pre_deploy", *ATTESTED[:2])
     outcomes = r.outcomes()
     assert outcomes == {
         k: "passed"
@@ -113,6 +117,7 @@ def test_healthy_pre_deploy_with_attestations_is_success(box: Sandbox, tmp_path:
     smoke = r.check("smoke.manual")
     assert smoke["attestation"]["who"] == "qa@amani" and "escrow" in smoke["attestation"]["note"]
     assert r.record["pending_attestations"] == []
+    assert r.check("team.communicated")["attestation"]["source"] == f"{attest_file}:2"
     signoff = (r.folder / "record.md").read_text()
     assert "smoke.manual attested by qa@amani: clicked through login and escrow on staging" in signoff
 
