@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 GZIP_MAGIC = b"\x1f\x8b"
 CUSTOM_MAGIC = b"PGDMP"
@@ -103,8 +103,14 @@ def taken_at(path: Path, mtime: float, name_tz: str = "UTC") -> tuple[datetime, 
     match = NAME_STAMP.search(path.name)
     if match:
         try:
+            zone = ZoneInfo(name_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BackupError(
+                f"[backups] name_timezone {name_tz!r} is not a known time zone (e.g. UTC, Africa/Nairobi)"
+            ) from None
+        try:
             local = datetime.strptime(match[1] + match[2], "%Y%m%d%H%M%S")
-            return local.replace(tzinfo=ZoneInfo(name_tz)).astimezone(UTC), "name"
+            return local.replace(tzinfo=zone).astimezone(UTC), "name"
         except ValueError:
             pass  # 20261399_999999 is no time: fall back to the mtime
     return datetime.fromtimestamp(mtime, UTC), "mtime"
@@ -139,7 +145,10 @@ def pg_bin(configured: str, program: str) -> str:
     """Return the path of a PostgreSQL client program: the configured folder, the newest
     /usr/lib/postgresql/*/bin (Debian's /usr/bin ones are wrappers that want a cluster), or PATH."""
     if configured:
-        return str(Path(configured) / program)
+        path = Path(configured) / program
+        if not os.access(path, os.X_OK):
+            raise BackupError(f"{program} not found in [backups] pg_bin {configured}: no executable {path}")
+        return str(path)
     versions = sorted(
         Path("/usr/lib/postgresql").glob(f"*/bin/{program}"),
         key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,

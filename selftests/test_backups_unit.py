@@ -357,3 +357,13 @@ def test_owner_acl_and_extension_lines_are_dropped_across_any_chunking(lines: li
     dropped = (b"EXTENSION", b"OWNER TO", b"GRANT ")
     assert out == b"".join(line + b"\n" for line in lines if not any(d in line for d in dropped))
     assert b"EXTENSION" in b"".join(portable(iter(blocks), skip_extensions=False)) or b"EXTENSION" not in text
+
+
+def test_bad_settings_are_one_line_failures(tmp_path: Path) -> None:
+    (tmp_path / "amani_backup_20261127_010000.sql.gz").write_bytes(gzip.compress(CUSTOM))
+    zone = cb.newest_readable(Backups(dir=str(tmp_path), name_timezone="Mars/Olympus"), 3600, "backup.fresh")
+    assert zone.outcome == "failed" and "'Mars/Olympus' is not a known time zone" in zone.summary
+    now = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    (tmp_path / f"amani_backup_{now}.sql.gz").write_bytes(gzip.compress(CUSTOM))
+    nobin = cb.newest_readable(Backups(dir=str(tmp_path), pg_bin=str(tmp_path / "nope")), 3600, "backup.fresh")
+    assert nobin.outcome == "failed" and "pg_restore not found in [backups] pg_bin" in nobin.summary
