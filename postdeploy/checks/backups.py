@@ -113,6 +113,8 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
     try:
         if target_db is not None:
             rs.refuse_same(target_db.dsn, restore.dsn, scratch)
+        else:
+            evidence["same-database guard"] = "no [database] configured: the restore DSN could not be compared"
     except rs.RestoreRefused as exc:
         return failed(str(exc), evidence=evidence, advice=hint)
     try:
