@@ -176,6 +176,64 @@ class Wait:
 
 
 @dataclass(frozen=True)
+class Backups:
+    """Where the database backups land, and how fresh they must be (P1, items 25 and 30)."""
+
+    dir: str
+    # Files of the folder that count as backups; the format is read from their content.
+    pattern: str = "*"
+    # The zone of the YYYYMMDD_HHMMSS stamp in backup names (backup_database.sh uses local time).
+    name_timezone: str = "UTC"
+    max_age_pre_deploy: Duration = Duration(3600.0)
+    max_age_daily: Duration = Duration(86400.0)
+    # Folder of pg_restore/psql; default: the newest /usr/lib/postgresql/*/bin, else PATH.
+    pg_bin: str = ""
+    timeout: Duration = Duration(300.0)
+
+
+@dataclass(frozen=True)
+class Restore:
+    """The weekly restore test's server: a role that may create databases, never the read-only one."""
+
+    dsn: str
+    password: Secret | None = None
+    scratch_prefix: str = "postdeploy_restore"
+    # Tables whose row counts must be non-zero and close to the source's (schema.table or table).
+    key_tables: list[str] = field(default_factory=lambda: ["users", "projects", "transactions"])
+    # Relative difference allowed between restored and live row counts (the backup is older).
+    count_tolerance: float = 0.5
+    # Leave EXTENSION entries out (a CREATEDB role may not create most extensions).
+    skip_extensions: bool = True
+    # Where the decompressed archive is written while pg_restore reads it; default: the system temp.
+    work_dir: str = ""
+    timeout: Duration = Duration(900.0)
+    connect_timeout: Duration = Duration(5.0)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The change record of P2: a git checkout and the release ref."""
+
+    # Default: the repository of the current directory.
+    repo: str = ""
+    ref: str = "HEAD"
+    # Diff stat base; default: the previous successful release's commit when the repo has it, else REF~1.
+    base: str = ""
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where the staging gate (P3) finds staging's records: reports/<env>/..."""
+
+    env: str = "staging"
+    # Default: the reports folder of this run.
+    reports_dir: str = ""
+    # Phases whose records count as a staging verification; empty: any phase but pre_deploy.
+    phases: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Environment:
     """One deployment target, as loaded from `environments/NAME.toml`."""
 
@@ -194,6 +252,10 @@ class Environment:
     thresholds: Thresholds = field(default_factory=Thresholds)
     windows: Windows = field(default_factory=Windows)
     wait: Wait = field(default_factory=Wait)
+    backups: Backups | None = None
+    restore: Restore | None = None
+    changes: Changes = field(default_factory=Changes)
+    staging: Staging = field(default_factory=Staging)
     # Production refuses --allow-writes unless its file opts in.
     writes_allowed: bool = True
 
@@ -211,6 +273,10 @@ class Environment:
             out["runtime"] = f"{self.runtime.kind}:{where}"
         if self.sentry:
             out["sentry"] = f"{self.sentry.url} {self.sentry.org}/{self.sentry.project}"
+        if self.backups:
+            out["backups"] = self.backups.dir
+        if self.restore:
+            out["restore"] = self.restore.dsn
         # A URL may carry credentials (https://user:token@host) or a secret read into it.
         return {k: redact(v) for k, v in out.items()}
 

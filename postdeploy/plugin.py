@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import markers, reporting, signoff
+from postdeploy import attest, markers, reporting, signoff
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -81,6 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="let checks marked 'writes' change the target (create and clean up test records)",
     )
+    attest.addoption(group, parser)
 
 
 def setting(config: pytest.Config, dest: str) -> tuple[str | None, str]:
@@ -111,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(reporting, "postdeploy-reporting")
     state = RunState(allow_writes=bool(config.getoption("postdeploy_allow_writes")))
     config.stash[STATE] = state
+    attest.configure(config)
     workerinput = getattr(config, "workerinput", None)
     state.is_worker = workerinput is not None
     name, source = setting(config, "env")
@@ -370,6 +372,7 @@ def snapshot(state: RunState, *, complete: bool) -> dict[str, Any]:
             requests += client.logins_made if client is state.login_client else 0
     data = record.to_json(inconclusive_is_issue=state.inconclusive_is_issue, api_requests=requests, logins=logins)
     data["complete"] = complete
+    data["pending_attestations"] = [c["id"] for c in attest.pending(data["checks"])]
     data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/", "signoff": "record.md"}
     if not complete:
         # A killed run leaves this: which checks completed, and no verdict to act on.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from postdeploy.attest import attested, pending
+
 TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "Pre-Deployment": [
         ("Backup created", ("backup.fresh",)),
@@ -50,6 +52,7 @@ STATUS = {
     "incomplete": "… run did not finish",
 }
 MARK = {"passed": "[x]", "failed": "[ ] FAILED", "inconclusive": "[ ] INCONCLUSIVE", "not run yet": "[ ] not run yet"}
+MARK["pending attestation"] = "[ ] PENDING ATTESTATION"
 
 ROLLBACK = """\
 ## Rollback procedure (the guide's)
@@ -75,6 +78,9 @@ curl {health}
 def line_outcome(checks: list[dict[str, Any]], ids: tuple[str, ...]) -> tuple[str, list[str]]:
     """Return a template line's outcome and the checks that decided it."""
     mine = [c for c in checks if c.get("id") in ids and c.get("outcome") != "skipped"]
+    waiting = [c for c in pending(checks) if c.get("id") in ids]
+    if waiting and not mine:
+        return "pending attestation", [f"{c['id']} pending attestation" for c in waiting]
     if not mine:
         return "not run yet", []
     outcomes = {c["outcome"] for c in mine}
@@ -102,6 +108,7 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
             detail = f" ({', '.join(names)})" if names else ""
             out.append(f"- {MARK[outcome]} {label}{detail}")
         out.append("")
+    out += attestation_lines(checks)
     verdict = record.get("verdict", "incomplete")
     reasons = record.get("verdict_reasons") or []
     failed = [c for c in checks if c.get("outcome") in ("failed", "error", "inconclusive")]
@@ -112,6 +119,10 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
         "- Issues encountered: " + ("none" if not failed else ""),
         *[f"  - {c.get('id')}: {c.get('summary', '')}" for c in failed],
         "- Actions taken: " + ("; ".join(reasons) if reasons else "none needed"),
+        *[
+            f"  - {c.get('id')} attested by {c['attestation'].get('who')}: {c['attestation'].get('note')}"
+            for c in attested(checks)
+        ],
         f"- Status: {STATUS.get(verdict, verdict)}",
         "",
     ]
@@ -126,3 +137,16 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
             )
         )
     return "\n".join(out)
+
+
+def attestation_lines(checks: list[dict[str, Any]]) -> list[str]:
+    """The manual items of the record: pending ones (the verdict cannot be success) and attested ones."""
+    waiting, done = pending(checks), attested(checks)
+    if not waiting and not done:
+        return []
+    out = ["## Manual items"]
+    out += [f"- [ ] pending attestation: {c.get('id')}: {c['attestation'].get('what', '')}" for c in waiting]
+    out += [
+        f"- [x] {c.get('id')}: attested by {c['attestation'].get('who')}: {c['attestation'].get('note')}" for c in done
+    ]
+    return [*out, ""]

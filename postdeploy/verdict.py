@@ -4,6 +4,7 @@
   10 %, critical functionality broken);
 - issues: a major check failed, a check could not run, or a metric was inconclusive
   where the environment counts that as an issue;
+- issues too: a manual item still waits for a person's attestation;
 - success: nothing of the above. Minor checks are recorded and never decide.
 A check that had to retry (the target rate-limited it) makes the run "issues" at least.
 Skipped checks decide nothing; they are listed with their reason so nobody mistakes
@@ -34,6 +35,10 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
         elif outcome == "inconclusive" and inconclusive_is_issue and sev != "minor":
             verdict = "issues" if verdict == "success" else verdict
             reasons.append(f"check {c['id']} inconclusive")
+        if (c.get("attestation") or {}).get("status") == "pending":
+            # A manual item nobody attested yet: never a success (attest.py).
+            verdict = "issues" if verdict == "success" else verdict
+            reasons.append(f"attestation pending: {c['id']}")
         if c.get("retries"):
             verdict = "issues" if verdict == "success" else verdict
             reasons.append(f"check {c['id']} was rate limited and retried: {'; '.join(c['retries'])}")

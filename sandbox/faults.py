@@ -46,6 +46,10 @@ FAULTS: dict[str, str] = {
     "cert_expiring": "new HTTPS connections get a certificate (same CA and names) that expires in 5 days",
     "redirect_missing": "the plain HTTP port serves the API instead of redirecting to HTTPS",
     "cors_wildcard": "requests with an Origin get Access-Control-Allow-Origin: * with credentials",
+    # Backups (sandbox/backups.py): the folder the pre-deploy, daily and weekly checks read.
+    "backup_missing": "the backup folder is emptied",
+    "backup_stale": "the only backup is 26 h old (name and mtime)",
+    "backup_corrupt": "the newest backup is truncated to half its size",
 }
 
 # Faults the app process implements itself, from faults.json.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from sandbox import state
+from sandbox import backups, state
 
 if TYPE_CHECKING:
     from sandbox.supervisor import Supervisor
@@ -39,6 +39,7 @@ def state_document(sup: Supervisor) -> dict[str, Any]:
         "deployed_at": state.utc_iso(sup.app.spawn_time),
         "faults": list(sup.faults),
         "started_at": sup.started_at,
+        **backups.state_keys(sup.paths, sup.pg),
     }
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import certs, report, state
+from sandbox import backups, certs, report, state
 from sandbox.cleanup import remove_state_files, write_runtime
 from sandbox.control import ControlServer, OperationError
 from sandbox.deploy import AppProcess
@@ -53,6 +53,7 @@ class Supervisor:
         self.pg: PostgresCluster | None = None
         self.prom: PrometheusServer | None = None
         self.certs: certs.Certificates | None = None
+        self.backup_job: backups.BackupJob | None = None
         self.commands: queue.Queue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
         self.commands = queue.Queue()
         self.stopping = threading.Event()
@@ -113,6 +114,10 @@ class Supervisor:
         self._start_with_ports(self.pg.start, used)
         self._record_runtime()
         self.pg.provision(self.paths)
+        backups.create_restore_role(self.pg, self.paths)
+        backups.fresh_backup(self.pg, self.paths)
+        self.backup_job = backups.BackupJob(self.pg, self.paths, lambda: list(self.faults))
+        self.backup_job.start()
         log.info("postgres ready on port %s (%.1fs)", self.pg.port, time.monotonic() - started)
         self.traffic = TrafficGenerator(
             self.app.url,
@@ -208,6 +213,8 @@ class Supervisor:
             self.traffic.pause()
         elif name == "rules_missing":
             self.prom.set_rules(enabled=False)
+        elif name in backups.FAULTS:
+            backups.apply_fault(name, self.pg, self.paths)
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -240,6 +247,8 @@ class Supervisor:
             self.pg.start(self.pg.port)
             self._record_runtime()
         self.pg.restore()
+        if set(previous) & set(backups.FAULTS):
+            backups.fresh_backup(self.pg, self.paths)
         self.deploy_app()
         self.pg.reset_statement_stats()
         self._wait_scraped()
@@ -293,6 +302,8 @@ class Supervisor:
         self.ready = False
         if self.traffic is not None:
             self.traffic.stop()
+        if self.backup_job is not None:
+            self.backup_job.stop()
         self.app.stop()
         for component in (self.prom, self.pg):
             if component is not None:

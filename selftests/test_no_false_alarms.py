@@ -32,6 +32,12 @@ CYCLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("first15", ()),
 )
 BAD = ("failed", "error", "inconclusive")
+FIRST_HOUR_ATTESTED = (
+    "--attest",
+    "support.channels=selftest: no complaints in #support",
+    "--attest",
+    "analytics.reviewed=selftest: sign-ups and escrow moves as usual",
+)
 
 
 def runs_wanted() -> int:
@@ -93,6 +99,9 @@ def healthy(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 )
 def test_healthy_run_raises_no_alarm(box: Sandbox, healthy: Path, marks: str, args: tuple[str, ...]) -> None:
     """One run of a phase against the healthy sandbox: verdict success, exit code 0, no failed check."""
+    if marks == "first_hour":
+        # Manual items stay pending (verdict issues) until a person attests them: here one does.
+        args = (*args, *FIRST_HOUR_ATTESTED)
     run = box.run_suite(healthy, *args, marks=marks)
     assert run.record.get("phase") == marks, describe(run)
     assert run.record["verdict"] == "success" and run.returncode == 0 and not run.failed(), describe(run)

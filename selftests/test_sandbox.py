@@ -53,6 +53,8 @@ STATE_KEYS = {
     "faults",
     "started_at",
 }
+# The backup folder and the restore server (sandbox/backups.py).
+STATE_KEYS |= {"backup_dir", "restore_db_host", "restore_db_port", "restore_db_name", "restore_db_user"}
 
 
 @dataclass

@@ -34,6 +34,7 @@ SECRET_VARS = {
     "test_user_password": "PD_E2E_USER_PASSWORD",
     "db_password": "PD_E2E_DB_PASSWORD",
     "sentry_token": "PD_E2E_SENTRY_TOKEN",
+    "restore_db_password": "PD_E2E_RESTORE_DB_PASSWORD",
 }
 # A Prometheus bearer token: the sandbox's Prometheus ignores it, the suite sends it on every query.
 PROM_TOKEN_VAR = "PD_E2E_PROM_TOKEN"
@@ -141,6 +142,7 @@ def runs(box: Sandbox, planted: Planted, tmp_path_factory: pytest.TempPathFactor
     run("healthy-first15", "first15", "-n", "2")
     run("healthy-first_hour", "first_hour", "-n", "2")
     run("writes-first15-serial", "first15", "--allow-writes")
+    run("healthy-weekly", "weekly")
     try:
         for fault in READ_FAULTS:
             proc = box.cli("fault", fault)
@@ -160,6 +162,7 @@ LABELS = [
     "healthy-first15",
     "healthy-first_hour",
     "writes-first15-serial",
+    "healthy-weekly",
     "reads-failing-first15",
     "login-failing-first15",
     "login-failing-first_hour",
@@ -192,6 +195,8 @@ def test_the_runs_took_their_secrets_from_our_variables(runs: dict[str, Outcome]
         assert healthy[check_id] == "passed", f"{check_id}: {runs['healthy-first15'].run.text(check_id)}"
     assert runs["healthy-first_hour"].run.outcomes()["input.robust"] == "passed"
     assert runs["writes-first15-serial"].run.outcomes()["business.flow.write"] == "passed"
+    # The restore role's password from our variable: the weekly restore test logged in with it.
+    assert runs["healthy-weekly"].run.outcomes()["backup.restore"] == "passed"
     reads = runs["reads-failing-first15"].run
     assert reads.outcomes()["auth.login"] == "passed"
     assert {"db.read", "business.flow", "errors.no_leak"} <= reads.failed()

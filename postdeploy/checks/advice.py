@@ -28,6 +28,17 @@ ADVICE = {
     + ROLLBACK,
     "business.flow": "the key business operation fails: critical functionality broken; check logs and Sentry, then "
     + ROLLBACK,
+    # Pre-deployment, daily and weekly: backups, change record, staging, rollback (H3).
+    "backup.fresh": "guide P1: take a backup now (`./scripts/backup_database.sh`) and check it reads back "
+    "(`pg_restore --list FILE`); do not deploy without one",
+    "backup.daily": "the nightly backup did not complete: check the backup job (cron, disk space, pg_dump errors) "
+    "and run `./scripts/backup_database.sh` by hand",
+    "backup.restore": "the newest backup does not restore: fix the backup job before you need it; restore an older "
+    "backup by hand to find the last good one; drop any scratch database left behind",
+    "changes.recorded": "record the release: pass --expect-version/--expect-commit and make the release ref resolvable",
+    "staging.passed": "guide P3: run the suite against staging with this version (`pytest -m first15 --env staging "
+    "--expect-version V`) and get a success before deploying",
+    "rollback.ready": "guide P4: know where a rollback goes: a successful record of the previous version and a backup",
 }
 
 
