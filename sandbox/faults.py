@@ -46,6 +46,12 @@ FAULTS: dict[str, str] = {
     "cert_expiring": "new HTTPS connections get a certificate (same CA and names) that expires in 5 days",
     "redirect_missing": "the plain HTTP port serves the API instead of redirecting to HTTPS",
     "cors_wildcard": "requests with an Origin get Access-Control-Allow-Origin: * with credentials",
+    # The services around the app (sandbox/services.py).
+    "dashboard_missing": "Grafana answers 404 Dashboard not found for the service's dashboard",
+    "sentry_bad_token": "Sentry rejects the suite's token (401 Invalid token)",
+    "payments_down": "FinCra answers 503 with an HTML error page",
+    "smtp_down": "the SMTP server stops (connection refused)",
+    "alert_firing": "a critical alert (SandboxCriticalAlert) fires in Prometheus and reaches Alertmanager",
 }
 
 # Faults the app process implements itself, from faults.json.
