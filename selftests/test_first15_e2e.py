@@ -88,6 +88,8 @@ CONFINED = {
 # Sandbox faults whose checks belong to later phases (issues 3 and 4): no first15 check
 # concerns them. Each moves into a phase's expectation table when its check lands.
 LATER = {"traffic_drop", "connection_leak", "memory_leak", "slow_query", "job_stalled", "rules_missing"}
+# The services around the app: tested in test_services_e2e.py (sentry_bad_token also fails sentry.new).
+LATER |= {"dashboard_missing", "sentry_bad_token", "payments_down", "smtp_down", "alert_firing"}
 
 
 def test_every_sandbox_fault_has_an_expectation():
