@@ -65,6 +65,9 @@ class PrometheusServer:
                 "--storage.tsdb.retention.time=30d",
                 # Lets a test reload after adding history blocks to the TSDB.
                 "--web.enable-lifecycle",
+                # A reload re-discovers Alertmanager (~5 s): alerts evaluated meanwhile are
+                # dropped and, by default, sent again only a minute later.
+                "--rules.alert.resend-delay=1s",
             ],
             stdout=self.log_file,
             stderr=subprocess.STDOUT,

@@ -17,10 +17,12 @@ from typing import Any
 
 from sandbox import state
 from sandbox.alertmanager import AlertmanagerServer
+from sandbox.control import OperationError
 from sandbox.fincra import FincraServer
 from sandbox.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore
 from sandbox.localserver import LocalServer
 from sandbox.mailserver import SMTP_USER, MailServer
+from sandbox.prometheus import PrometheusServer
 from sandbox.sentry import SentryServer
 
 SERVICE_FAULTS = frozenset({"dashboard_missing", "sentry_bad_token", "payments_down", "smtp_down", "alert_firing"})
@@ -100,8 +102,8 @@ class ServiceStack:
         self.am = AlertmanagerServer(runtime_dir, self._log)
         self.am.start(port)
 
-    def prometheus_extra(self) -> tuple[list[Path], str]:
-        """The rule file and the config text Prometheus needs: the exporter's job, the alerting target."""
+    def prometheus_extra(self) -> str:
+        """The config text Prometheus needs: the fault exporter's scrape job, the alerting target."""
         assert self.am is not None and self.exporter.server is not None
         port = self.exporter.server.server_address[1]
         text = (
@@ -113,11 +115,13 @@ class ServiceStack:
             "    - static_configs:\n"
             f'        - targets: ["127.0.0.1:{self.am.port}"]\n'
         )
-        return [SANDBOX_RULES_FILE], text
+        return text
 
     # -- faults ----------------------------------------------------------------------------
-    def apply(self, name: str, sentry: SentryServer) -> None:
+    def apply(self, name: str, sentry: SentryServer, prom: PrometheusServer, active: list[str]) -> None:
         """Switch one service fault on and return once it is in effect."""
+        if name == "alert_firing" and "rules_missing" in active:
+            raise OperationError(409, "alert_firing needs Prometheus' rules, but rules_missing is active; heal first")
         if name == "dashboard_missing":
             self.grafana_store.hidden = True
         elif name == "sentry_bad_token":
@@ -128,10 +132,14 @@ class ServiceStack:
         elif name == "smtp_down":
             self.mail.stop()
         elif name == "alert_firing":
+            # The rule is loaded only while the fault is on: the healthy sandbox has exactly
+            # the service's rules.
             self.exporter.firing = True
+            prom.extra_rule_files = [SANDBOX_RULES_FILE]
+            prom.set_rules(enabled=True)
             self._wait_alert(present=True, timeout=30)
 
-    def heal(self, previous: list[str], sentry: SentryServer) -> None:
+    def heal(self, previous: list[str], sentry: SentryServer, prom: PrometheusServer) -> None:
         """Undo every service fault."""
         self.grafana_store.hidden = False
         _sentry_handler(sentry).token = sentry.token
@@ -141,7 +149,10 @@ class ServiceStack:
             self.mail.start(self.mail.port)
         if self.exporter.firing or "alert_firing" in previous:
             self.exporter.firing = False
+            prom.extra_rule_files = []
+            prom.set_rules(enabled=True)
             assert self.am is not None
+            # Prometheus sends no resolution for a rule it dropped: resolve it as Prometheus would.
             self.am.resolve(FIRING_ALERT)
             self._wait_alert(present=False, timeout=15)
 

@@ -112,7 +112,7 @@ class Supervisor:
         # so it discovers the target while Postgres and the app come up. It scrapes the
         # app's plain HTTP port, as production's Prometheus does.
         self.prom = PrometheusServer(self.runtime_dir, self._logs[1])
-        self.prom.extra_rule_files, self.prom.extra_config = self.services.prometheus_extra()
+        self.prom.extra_config = self.services.prometheus_extra()
         self._start_with_ports(lambda port: self.prom.start(port, self.app.http_port), used)
         self._record_runtime()
         self.pg = PostgresCluster(self.runtime_dir, self._logs[0])
@@ -216,7 +216,7 @@ class Supervisor:
         elif name == "rules_missing":
             self.prom.set_rules(enabled=False)
         elif name in SERVICE_FAULTS:
-            self.services.apply(name, self.sentry)
+            self.services.apply(name, self.sentry, self.prom, self.faults)
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -240,9 +240,9 @@ class Supervisor:
         self.publish_faults(wait=False)
         self.sentry_store.clear_injected()
         self.traffic.resume()
+        self.services.heal(previous, self.sentry, self.prom)
         if "rules_missing" in previous:
             self.prom.set_rules(enabled=True)
-        self.services.heal(previous, self.sentry)
         if self.pg.frozen:
             self.pg.thaw()
         if not self.pg.running():

@@ -53,6 +53,16 @@ STATE_KEYS = {
     "faults",
     "started_at",
 }
+# The services around the app (sandbox/services.py).
+STATE_KEYS |= {
+    "grafana_url",
+    "grafana_dashboard",
+    "alertmanager_url",
+    "fincra_url",
+    "smtp_host",
+    "smtp_port",
+    "smtp_user",
+}
 
 
 @dataclass
