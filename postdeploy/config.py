@@ -333,6 +333,13 @@ class Environment:
             out["runtime"] = f"{self.runtime.kind}:{where}"
         if self.sentry:
             out["sentry"] = f"{self.sentry.url} {self.sentry.org}/{self.sentry.project}"
+        if self.grafana:
+            out["grafana"] = f"{self.grafana.url} dashboards {', '.join(self.grafana.dashboards) or '-'}"
+        if self.alertmanager:
+            out["alertmanager"] = self.alertmanager.url
+        if self.integrations:
+            names = (["fincra"] if self.integrations.fincra else []) + (["smtp"] if self.integrations.smtp else [])
+            out["integrations"] = ", ".join(names + sorted(self.integrations.http)) or "-"
         # A URL may carry credentials (https://user:token@host) or a secret read into it.
         return {k: redact(v) for k, v in out.items()}
 
