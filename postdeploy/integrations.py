@@ -93,7 +93,9 @@ def smtp_probe(cfg: Smtp) -> Probe:
             if cfg.starttls:
                 if not smtp.has_extn("starttls"):
                     return done(False, f"{where}: STARTTLS is configured but the server does not offer it")
-                code, _ = smtp.starttls(context=context if isinstance(context, ssl.SSLContext) else None)
+                # smtplib's own default context verifies nothing: always pass a verifying one.
+                verifying = context if isinstance(context, ssl.SSLContext) else ssl.create_default_context()
+                code, _ = smtp.starttls(context=verifying)
                 smtp.ehlo()
                 steps.append(f"STARTTLS {code}")
             if cfg.user:
