@@ -16,8 +16,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postdeploy.alertmanager import AlertmanagerClient, parse_alerts
+from postdeploy.apiclient import ApiClient
 from postdeploy.checks import alerts, loadprobe, monitoring
-from postdeploy.config import Alertmanager, AlertsReview, Fincra, Grafana, LoadProbe, Smtp, load_environment
+from postdeploy.config import (
+    Alertmanager,
+    AlertsReview,
+    Api,
+    Fincra,
+    Grafana,
+    LoadProbe,
+    Smtp,
+    User,
+    load_environment,
+)
 from postdeploy.errors import BadResponse, ConfigError
 from postdeploy.grafana import DashboardMissing, GrafanaClient
 from postdeploy.integrations import fincra_probe, parse_http_spec, smtp_probe
@@ -292,3 +303,45 @@ def test_monitoring_ready_without_any_part_is_skipped(tmp_path: Path):
     result = monitoring.monitoring_ready(load_environment("t", tmp_path))
     assert result.outcome == "skipped" and "[grafana]" in result.summary and "[prometheus]" in result.summary
     json.dumps(result.evidence)
+
+
+# -- bad input and the probe's own behaviour ------------------------------------------------
+
+
+def test_unreachable_alertmanager_is_one_line():
+    cfg = Alertmanager(url="http://127.0.0.1:1", timeout=2)
+    with AlertmanagerClient(cfg) as am:
+        result = alerts.morning_health(am, cfg, None)
+    assert result.outcome == "failed" and "cannot connect" in result.summary and "\n" not in result.summary
+
+
+def _api(handler) -> ApiClient:
+    cfg = Api(base_url="https://api.test", user=User("probe@amani.test", Secret("probe-password-123", "t")))
+    return ApiClient(cfg, transport=httpx.MockTransport(handler))
+
+
+def test_load_probe_logs_in_once_and_sends_only_reads():
+    seen: list[tuple[str, str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.headers.get("authorization", "")))
+        if request.url.path == "/api/v1/auth/login":
+            return httpx.Response(200, json={"access_token": "tok-abcdef-123", "token_type": "bearer"})
+        return httpx.Response(200, json={"ok": True})
+
+    api = _api(handler)
+    cfg = LoadProbe(endpoints=["GET /a", "HEAD /b"], count=40, concurrency=8, max_duration=10, auth=True)
+    result = loadprobe.load_probe(api, cfg)
+    assert result.outcome == "passed", result.message()
+    assert api.logins_made == 1
+    reads = [s for s in seen if s[1] != "/api/v1/auth/login"]
+    assert {m for m, _, _ in reads} == {"GET", "HEAD"} and all(a == "Bearer tok-abcdef-123" for _, _, a in reads)
+    # 8 untimed warm-up requests open the pool's connections; the 40 timed ones follow.
+    assert len(reads) == 40 + 8 and result.value["errors"] == 0
+
+
+def test_load_probe_against_a_failing_target_counts_errors():
+    api = _api(lambda request: httpx.Response(503, text="<html>down</html>"))
+    result = loadprobe.load_probe(api, LoadProbe(endpoints=["GET /a"], count=10, concurrency=2))
+    assert result.outcome == "failed" and "10 error(s) (allowed 0)" in result.summary
+    assert "HTTP 503" in result.message()
