@@ -181,6 +181,27 @@ class ServiceStack:
             "smtp_user": SMTP_USER,
         }
 
+    def status(self) -> dict[str, dict[str, Any]]:
+        """The components this stack adds to the control API's /status."""
+        am_up = self.am is not None and self.am.running()
+        return {
+            "grafana": {
+                "state": "dashboard missing (fault)" if self.grafana_store.hidden else "running",
+                "url": self.grafana.url if self.grafana.server else None,
+            },
+            "alertmanager": {
+                "state": "running" if am_up else "stopped",
+                "pid": self.pid(),
+                "url": self.am.url if self.am else None,
+                "alert_firing": self.exporter.firing,
+            },
+            "fincra": {
+                "state": "down (fault payments_down)" if self.fincra.provider.down else "running",
+                "url": self.fincra.url if self.fincra.server else None,
+            },
+            "smtp": {"state": "running" if self.mail.running() else "stopped", "port": self.mail.port},
+        }
+
     def pid(self) -> int | None:
         return self.am.proc.pid if self.am and self.am.proc else None
 

@@ -266,7 +266,9 @@ class Supervisor:
 
     def status(self) -> dict[str, Any]:
         """Describe every component (safe to call from any thread)."""
-        return report.status_document(self)
+        document = report.status_document(self)
+        document["components"].update(self.services.status())
+        return document
 
     def _watch_children(self) -> None:
         expected = {"app": "app_down" in self.faults, "postgres": "db_down" in self.faults}
