@@ -175,6 +175,122 @@ class Wait:
     interval: Duration = Duration(5.0)
 
 
+# -- monitoring setup, integrations, alerts, load probe (issue 4) ----------------------------
+
+# The alert rules the reference service ships (TARGET.md), checked by monitoring.ready.
+REFERENCE_ALERT_RULES = [
+    "HighErrorRate",
+    "HighResponseTime",
+    "DatabaseConnectionIssues",
+    "HighMemoryUsage",
+    "HighCPUUsage",
+    "DiskSpaceLow",
+    "ApplicationDown",
+    "HighRequestRate",
+    "SlowDatabaseQueries",
+    "HighClientErrorRate",
+]
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """What monitoring.ready expects to find set up (P5)."""
+
+    expected_rules: list[str] = field(default_factory=lambda: list(REFERENCE_ALERT_RULES))
+
+
+@dataclass(frozen=True)
+class Grafana:
+    """Grafana's HTTP API: the dashboards that must exist, read with a service-account token."""
+
+    url: str
+    token: Secret
+    dashboards: list[str] = field(default_factory=list)
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
+class Alertmanager:
+    url: str
+    token: Secret | None = None
+    timeout: Duration = Duration(10.0)
+    # Label values of `severity` that count as critical for morning.health.
+    critical_severities: list[str] = field(default_factory=lambda: ["critical"])
+    # How far back "overnight" reaches for the Sentry part of morning.health.
+    overnight: Duration = Duration(12 * 3600.0)
+
+
+@dataclass(frozen=True)
+class AlertsReview:
+    """alerts.tuning (item 29): the window read from the ALERTS series and the flapping bound."""
+
+    window: Duration = Duration(7 * 86400.0)
+    step: Duration = Duration(60.0)
+    # An alert that started firing more often than this in the window is flagged as flapping.
+    flapping_bound: int = 5
+
+
+@dataclass(frozen=True)
+class Fincra:
+    """The payment provider: one read-only, documented endpoint with the secret key."""
+
+    url: str
+    api_key: Secret
+    # GET, answers who the key belongs to; moves no money.
+    path: str = "/profile/business/me"
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """The mail server: EHLO (and STARTTLS / AUTH when configured); never MAIL FROM."""
+
+    # "name" (with `port`) or "name:port" (a port read from a state file has to be a string).
+    host: str
+    port: int = 587
+    starttls: bool = True
+    user: str = ""
+    password: Secret | None = None
+    # A CA bundle (PEM) to verify the server's STARTTLS certificate with.
+    ca_bundle: str = ""
+    timeout: Duration = Duration(10.0)
+
+    def address(self) -> tuple[str, int]:
+        """Return (host, port), the port taken from "name:port" when the host carries one."""
+        name, sep, port = self.host.rpartition(":")
+        if sep and port.isdigit() and "]" not in port:
+            return name.strip("[]"), int(port)
+        return self.host, self.port
+
+
+@dataclass(frozen=True)
+class Integrations:
+    fincra: Fincra | None = None
+    smtp: Smtp | None = None
+    # name -> "URL" or "URL expect=STATUS" (default expect: any 2xx); GET only.
+    http: dict[str, str] = field(default_factory=dict)
+    http_timeout: Duration = Duration(10.0)
+    ca_bundle: str = ""
+
+
+@dataclass(frozen=True)
+class LoadProbe:
+    """load.probe (P3): a bounded burst of read-only requests; hard caps in checks/loadprobe.py."""
+
+    # "GET /path" entries; only GET and HEAD are accepted.
+    endpoints: list[str] = field(default_factory=list)
+    count: int = 100
+    concurrency: int = 4
+    max_duration: Duration = Duration(20.0)
+    # Send the synthetic user's bearer token (for endpoints that need a login).
+    auth: bool = False
+    p50: Duration = Duration(0.1)
+    p95: Duration = Duration(0.5)
+    p99: Duration = Duration(1.0)
+    max_errors: int = 0
+    min_requests: int = 20
+
+
 @dataclass(frozen=True)
 class Backups:
     """Where the database backups land, and how fresh they must be (P1, items 25 and 30)."""
@@ -258,6 +374,12 @@ class Environment:
     staging: Staging = field(default_factory=Staging)
     # Production refuses --allow-writes unless its file opts in.
     writes_allowed: bool = True
+    monitoring: Monitoring = field(default_factory=Monitoring)
+    grafana: Grafana | None = None
+    alertmanager: Alertmanager | None = None
+    alerts_review: AlertsReview = field(default_factory=AlertsReview)
+    integrations: Integrations | None = None
+    load_probe: LoadProbe | None = None
 
     def targets(self) -> dict[str, str]:
         """Return the targets of this environment, without any secret, for report headers."""
@@ -277,6 +399,13 @@ class Environment:
             out["backups"] = self.backups.dir
         if self.restore:
             out["restore"] = self.restore.dsn
+        if self.grafana:
+            out["grafana"] = f"{self.grafana.url} dashboards {', '.join(self.grafana.dashboards) or '-'}"
+        if self.alertmanager:
+            out["alertmanager"] = self.alertmanager.url
+        if self.integrations:
+            names = (["fincra"] if self.integrations.fincra else []) + (["smtp"] if self.integrations.smtp else [])
+            out["integrations"] = ", ".join(names + sorted(self.integrations.http)) or "-"
         # A URL may carry credentials (https://user:token@host) or a secret read into it.
         return {k: redact(v) for k, v in out.items()}
 

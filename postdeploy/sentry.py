@@ -110,3 +110,45 @@ class SentryClient:
         cutoff = since.astimezone(UTC).replace(microsecond=0)
         fresh = [i for i in issues if i.first_seen >= cutoff and i.level in levels]
         return sorted(fresh, key=lambda i: i.first_seen, reverse=True)
+
+
+def issues_seen_since(
+    client: SentryClient, since: datetime, levels: tuple[str, ...] = ("error", "fatal")
+) -> list[Issue]:
+    """Return unresolved issues of those levels with an event at or after `since` (morning.health).
+
+    Unlike `new_issues`, an old issue that fired again overnight counts: the question is
+    "what went wrong overnight", not "what is new".
+    """
+    cfg = client.cfg
+    minutes = max(1, int((datetime.now(UTC) - since).total_seconds() // 60) + 1)
+    params: dict[str, Any] = {
+        "query": f"is:unresolved lastSeen:-{minutes}m",
+        "statsPeriod": "24h" if minutes <= 24 * 60 else "14d",
+        "limit": 100,
+        "sort": "freq",
+    }
+    if cfg.project_id:
+        params["project"] = cfg.project_id
+    if cfg.environment:
+        params["environment"] = cfg.environment
+    where = client.issues_url()
+    try:
+        resp = client._client.get(where, params=params)
+    except httpx.TimeoutException:
+        raise TargetTimeout(f"Sentry {where}: no answer within {cfg.timeout:g}s", target=where) from None
+    except httpx.TransportError as exc:
+        raise TargetUnreachable(f"Sentry {where}: cannot connect: {redact(str(exc))}", target=where) from None
+    if resp.status_code in (401, 403):
+        raise TargetUnreachable(
+            f"Sentry {where} refused the token (HTTP {resp.status_code}): check the sentry token", target=where
+        )
+    if resp.status_code != 200:
+        raise BadResponse(f"Sentry {where} answered {resp.status_code}: {redact(resp.text[:120])!r}", target=where)
+    try:
+        payload = resp.json()
+    except ValueError:
+        raise BadResponse(
+            f"Sentry {where} answered 200 but not JSON: {redact(resp.text[:80])!r}", target=where
+        ) from None
+    return [i for i in parse_issues(payload, where) if i.level in levels]

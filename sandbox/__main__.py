@@ -58,6 +58,11 @@ def _print_status(st: dict[str, Any], status: dict[str, Any]) -> None:
     )
     traffic = comps["traffic"]
     print(f"  traffic     {traffic['state']:<26} {traffic['sent']} sent, {traffic['failed']} failed")
+    if "grafana" in comps and st.get("grafana_url"):
+        print(f"  grafana     {comps['grafana']['state']:<26} {st['grafana_url']}  dashboard {st['grafana_dashboard']}")
+        print(f"  alertmgr    {comps['alertmanager']['state']:<26} {st['alertmanager_url']}")
+        print(f"  fincra      {comps['fincra']['state']:<26} {st['fincra_url']}")
+        print(f"  smtp        {comps['smtp']['state']:<26} {st['smtp_host']}:{st['smtp_port']}  user {st['smtp_user']}")
     print(f"  control     {'running':<26} {st['control_url']}")
     print(f"  deployed_at {status['deployed_at']}")
     print(f"  faults      {', '.join(status['faults']) or 'none'}")

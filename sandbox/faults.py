@@ -50,6 +50,12 @@ FAULTS: dict[str, str] = {
     "backup_missing": "the backup folder is emptied",
     "backup_stale": "the only backup is 26 h old (name and mtime)",
     "backup_corrupt": "the newest backup is truncated to half its size",
+    # The services around the app (sandbox/services.py).
+    "dashboard_missing": "Grafana answers 404 Dashboard not found for the service's dashboard",
+    "sentry_bad_token": "Sentry rejects the suite's token (401 Invalid token)",
+    "payments_down": "FinCra answers 503 with an HTML error page",
+    "smtp_down": "the SMTP server stops (connection refused)",
+    "alert_firing": "a critical alert (SandboxCriticalAlert) fires in Prometheus and reaches Alertmanager",
 }
 
 # Faults the app process implements itself, from faults.json.

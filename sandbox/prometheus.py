@@ -36,6 +36,10 @@ class PrometheusServer:
         self.port: int | None = None
         self.app_port: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
+        # Set by the supervisor before start (sandbox/services.py): more rule files, loaded
+        # with the service's, and config text appended after the app's scrape job.
+        self.extra_rule_files: list[Path] = []
+        self.extra_config = ""
 
     @property
     def url(self) -> str:
@@ -61,6 +65,9 @@ class PrometheusServer:
                 "--storage.tsdb.retention.time=30d",
                 # Lets a test reload after adding history blocks to the TSDB.
                 "--web.enable-lifecycle",
+                # A reload re-discovers Alertmanager (~5 s): alerts evaluated meanwhile are
+                # dropped and, by default, sent again only a minute later.
+                "--rules.alert.resend-delay=1s",
             ],
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
@@ -85,8 +92,11 @@ class PrometheusServer:
     def _write_config(self, with_rules: bool) -> Path:
         config = self.dir / "prometheus.yml"
         rule_files = f"rule_files:\n  - {state.RULES_FILE}\n" if with_rules else ""
+        if with_rules:
+            rule_files += "".join(f"  - {extra}\n" for extra in self.extra_rule_files)
         config.write_text(
             CONFIG_TEMPLATE.format(rule_files=rule_files, job=state.PROMETHEUS_JOB, app_port=self.app_port)
+            + self.extra_config
         )
         return config
 

@@ -30,6 +30,7 @@ from sandbox.faults import APP_FAULTS, FAULTS, REDEPLOY_FAULTS, read_ack, write_
 from sandbox.postgres import PortInUse, PostgresCluster
 from sandbox.prometheus import PrometheusServer
 from sandbox.sentry import SentryServer, SentryStore
+from sandbox.services import SERVICE_FAULTS, ServiceStack
 from sandbox.traffic import TrafficGenerator
 
 log = logging.getLogger("sandbox.supervisor")
@@ -49,6 +50,7 @@ class Supervisor:
         self.sentry_store = SentryStore()
         self.sentry = SentryServer(self.sentry_store, state.read_secret(paths, "sentry_token"))
         self.control = ControlServer(self)
+        self.services = ServiceStack(paths)
         self.traffic: TrafficGenerator | None = None
         self.pg: PostgresCluster | None = None
         self.prom: PrometheusServer | None = None
@@ -89,6 +91,7 @@ class Supervisor:
             "app": self.app.pid,
             "postgres": self.pg.proc.pid if self.pg and self.pg.proc else None,
             "prometheus": self.prom.proc.pid if self.prom and self.prom.proc else None,
+            "alertmanager": self.services.pid(),
         }
         write_runtime(self.paths, os.getpid(), self.runtime_dir, pids)
 
@@ -103,10 +106,14 @@ class Supervisor:
         used: set[int] = {self.app.port, self.app.http_port}
         self._bind_thread_server(self.sentry.start, used)
         self._bind_thread_server(self.control.start, used)
+        # Grafana, FinCra, SMTP and the fault exporter; then Alertmanager, before Prometheus.
+        self.services.start_threads(lambda start: self._bind_thread_server(start, used))
+        self._start_with_ports(lambda port: self.services.start_alertmanager(self.runtime_dir, port), used)
         # Prometheus first: its first scrape comes ~5 s after start whatever the interval,
         # so it discovers the target while Postgres and the app come up. It scrapes the
         # app's plain HTTP port, as production's Prometheus does.
         self.prom = PrometheusServer(self.runtime_dir, self._logs[1])
+        self.prom.extra_config = self.services.prometheus_extra()
         self._start_with_ports(lambda port: self.prom.start(port, self.app.http_port), used)
         self._record_runtime()
         self.pg = PostgresCluster(self.runtime_dir, self._logs[0])
@@ -215,6 +222,8 @@ class Supervisor:
             self.prom.set_rules(enabled=False)
         elif name in backups.FAULTS:
             backups.apply_fault(name, self.pg, self.paths)
+        elif name in SERVICE_FAULTS:
+            self.services.apply(name, self.sentry, self.prom, self.faults)
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -238,6 +247,7 @@ class Supervisor:
         self.publish_faults(wait=False)
         self.sentry_store.clear_injected()
         self.traffic.resume()
+        self.services.heal(previous, self.sentry, self.prom)
         if "rules_missing" in previous:
             self.prom.set_rules(enabled=True)
         if self.pg.frozen:
@@ -261,11 +271,13 @@ class Supervisor:
     # -- state and status ----------------------------------------------------------------
     def write_state(self) -> None:
         """Write state.json (only the documented keys; never a secret)."""
-        state.write_json_atomic(self.paths.state_file, report.state_document(self))
+        state.write_json_atomic(self.paths.state_file, {**report.state_document(self), **self.services.state()})
 
     def status(self) -> dict[str, Any]:
         """Describe every component (safe to call from any thread)."""
-        return report.status_document(self)
+        document = report.status_document(self)
+        document["components"].update(self.services.status())
+        return document
 
     def _watch_children(self) -> None:
         expected = {"app": "app_down" in self.faults, "postgres": "db_down" in self.faults}
@@ -311,6 +323,7 @@ class Supervisor:
                     component.stop()
                 except Exception:
                     log.exception("stopping %s failed", type(component).__name__)
+        self.services.stop()
         self.sentry.stop()
         self.control.stop()
         if self.runtime_dir is not None:

@@ -55,6 +55,16 @@ STATE_KEYS = {
 }
 # The backup folder and the restore server (sandbox/backups.py).
 STATE_KEYS |= {"backup_dir", "restore_db_host", "restore_db_port", "restore_db_name", "restore_db_user"}
+# The services around the app (sandbox/services.py).
+STATE_KEYS |= {
+    "grafana_url",
+    "grafana_dashboard",
+    "alertmanager_url",
+    "fincra_url",
+    "smtp_host",
+    "smtp_port",
+    "smtp_user",
+}
 
 
 @dataclass

@@ -39,6 +39,12 @@ ADVICE = {
     "staging.passed": "guide P3: run the suite against staging with this version (`pytest -m first15 --env staging "
     "--expect-version V`) and get a success before deploying",
     "rollback.ready": "guide P4: know where a rollback goes: a successful record of the previous version and a backup",
+    # Issue 4: monitoring setup, load probe, integrations, alerts.
+    "monitoring.ready": "guide P5 'Monitoring dashboards set up': load the alert rules (promtool check rules, reload Prometheus), restore the Grafana dashboard, renew the Sentry token; do not deploy blind",
+    "load.probe": "guide 'Slow Response Times' before the deploy: p50 > 200 ms optimise, p95/p99 > 1 s review slow queries (pg_stat_statements) and CPU/memory; errors: read the failing endpoint's logs",
+    "integrations": "check the provider's status page and credentials (FinCra api-key, SMTP user/password), network egress and DNS; payments or email down blocks key flows: escalate to the provider",
+    "morning.health": "open the firing alerts in Alertmanager and follow their runbooks; read the overnight Sentry errors; silence only what is understood",
+    "alerts.tuning": "a flapping alert is noise: raise its `for:` duration or threshold, or fix the cause; review alerts that fired but needed no action",
 }
 
 

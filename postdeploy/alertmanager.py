@@ -1,0 +1,111 @@
+"""Alertmanager's API v2: the alerts it holds (`GET /api/v2/alerts`).
+
+Each alert is `{"labels", "annotations", "startsAt", "endsAt", "fingerprint",
+"status": {"state": "active"|"suppressed"|"unprocessed", "silencedBy", "inhibitedBy"}, ...}`.
+Silenced and inhibited alerts are left out on the server (`silenced=false&inhibited=false`):
+someone already decided about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from postdeploy.config import Alertmanager
+from postdeploy.errors import BadResponse, TargetUnreachable
+from postdeploy.redaction import redact
+from postdeploy.webjson import get_json, message_of
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert as Alertmanager holds it."""
+
+    name: str
+    severity: str
+    state: str
+    starts_at: datetime | None
+    summary: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        since = f" since {self.starts_at:%Y-%m-%d %H:%M:%S} UTC" if self.starts_at else ""
+        text = f": {self.summary}" if self.summary else ""
+        return f"{self.name} [{self.severity or 'no severity'}] {self.state}{since}{text}"
+
+
+def _when(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        # Alertmanager writes nanoseconds; fromisoformat takes at most microseconds.
+        head, dot, tail = text.replace("Z", "+00:00").partition(".")
+        if dot:
+            frac, sign, zone = tail.partition("+") if "+" in tail else tail.partition("-")
+            text = f"{head}.{frac[:6]}{sign}{zone}"
+        else:
+            text = head
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def parse_alerts(payload: Any, where: str) -> list[Alert]:
+    """Turn the JSON list of `GET /api/v2/alerts` into `Alert`s."""
+    if not isinstance(payload, list):
+        raise BadResponse(f"{where}: expected a list of alerts, got {type(payload).__name__}", target=where)
+    out = []
+    for item in payload:
+        labels = item.get("labels") if isinstance(item, dict) else None
+        if not isinstance(labels, dict) or "alertname" not in labels:
+            raise BadResponse(f"{where}: malformed alert {redact(str(item)[:100])!r}", target=where)
+        status = item.get("status") if isinstance(item.get("status"), dict) else {}
+        annotations = item.get("annotations") if isinstance(item.get("annotations"), dict) else {}
+        out.append(
+            Alert(
+                str(labels["alertname"]),
+                str(labels.get("severity", "")),
+                str(status.get("state", "active")),
+                _when(item.get("startsAt")),
+                str(annotations.get("summary", "")),
+                {str(k): str(v) for k, v in labels.items()},
+            )
+        )
+    return out
+
+
+class AlertmanagerClient:
+    """Reads the alerts Alertmanager holds."""
+
+    def __init__(self, cfg: Alertmanager, transport: httpx.BaseTransport | None = None) -> None:
+        self.cfg = cfg
+        headers = {"Accept": "application/json"}
+        if cfg.token is not None:
+            headers["Authorization"] = f"Bearer {cfg.token.reveal()}"
+        self._client = httpx.Client(timeout=httpx.Timeout(cfg.timeout), transport=transport, headers=headers)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> AlertmanagerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def alerts_url(self) -> str:
+        return self.cfg.url.rstrip("/") + "/api/v2/alerts"
+
+    def active_alerts(self) -> list[Alert]:
+        """Return the active alerts that are neither silenced nor inhibited."""
+        url = self.alerts_url()
+        params = {"active": "true", "silenced": "false", "inhibited": "false", "unprocessed": "true"}
+        answer = get_json(self._client, url, "Alertmanager", self.cfg.timeout, params=params)
+        if answer.status in (401, 403):
+            raise TargetUnreachable(f"Alertmanager {url} refused the request (HTTP {answer.status})", target=url)
+        if answer.status != 200:
+            raise BadResponse(f"Alertmanager {url} answered {answer.status}: {message_of(answer.body)}", target=url)
+        return parse_alerts(answer.body, url)

@@ -1,0 +1,125 @@
+"""Alerts: none critical firing in the morning (item 25), and the week's review (item 29)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from postdeploy.alertmanager import AlertmanagerClient
+from postdeploy.checks.advice import advice
+from postdeploy.config import Alertmanager, AlertsReview
+from postdeploy.durations import human
+from postdeploy.errors import TargetError
+from postdeploy.promql import PromClient, Series
+from postdeploy.results import Result, failed, passed
+from postdeploy.sentry import SentryClient, issues_seen_since
+
+# Prometheus refuses a range query of more than 11,000 points per series.
+MAX_POINTS = 10_000
+
+
+def morning_health(
+    am: AlertmanagerClient, cfg: Alertmanager, sentry: SentryClient | None, now: datetime | None = None
+) -> Result:
+    """No critical alert firing in Alertmanager; the overnight Sentry errors listed."""
+    now = now or datetime.now(UTC)
+    evidence: dict[str, Any] = {
+        "alertmanager": am.alerts_url(),
+        "critical severities": ", ".join(cfg.critical_severities),
+    }
+    problems: list[str] = []
+    try:
+        alerts = am.active_alerts()
+    except TargetError as exc:
+        return failed(f"cannot read the firing alerts: {exc}", evidence=evidence, advice=advice("morning.health"))
+    critical = [a for a in alerts if a.severity in cfg.critical_severities]
+    others = [a for a in alerts if a.severity not in cfg.critical_severities]
+    evidence["firing alerts"] = f"{len(alerts)} ({len(critical)} critical)"
+    for n, alert in enumerate(critical[:10], 1):
+        evidence[f"critical {n}"] = repr(alert)
+    for n, alert in enumerate(others[:10], 1):
+        evidence[f"other {n}"] = repr(alert)
+    if critical:
+        names = ", ".join(sorted({a.name for a in critical}))
+        problems.append(f"{len(critical)} critical alert(s) firing in Alertmanager: {names}")
+    since = now - timedelta(seconds=cfg.overnight)
+    if sentry is None:
+        evidence["sentry"] = "not configured: add [sentry] to list the overnight errors"
+    else:
+        try:
+            issues = issues_seen_since(sentry, since)
+        except TargetError as exc:
+            problems.append(f"cannot list the overnight Sentry errors: {exc}")
+        else:
+            evidence["overnight sentry errors"] = f"{len(issues)} issue(s) with events since {since:%Y-%m-%d %H:%M} UTC"
+            for n, issue in enumerate(issues[:10], 1):
+                evidence[f"sentry {n}"] = repr(issue) + (f" {issue.permalink}" if issue.permalink else "")
+    if problems:
+        return failed(
+            "; ".join(problems),
+            value=len(critical),
+            threshold=0,
+            evidence=evidence,
+            advice=advice("morning.health"),
+        )
+    return passed(
+        f"no critical alert firing ({len(others)} other alert(s) active)", value=0, threshold=0, evidence=evidence
+    )
+
+
+def firing_starts(points: list[tuple[float, float]], step: float) -> int:
+    """Count how often a series starts firing: its first point and every point after a gap."""
+    starts = 0
+    previous: float | None = None
+    for ts, _ in sorted(points):
+        if previous is None or ts - previous > step * 1.5:
+            starts += 1
+        previous = ts
+    return starts
+
+
+def alert_episodes(series: list[Series], step: float) -> dict[str, int]:
+    """Return alertname -> number of times it started firing, summed over its series."""
+    out: dict[str, int] = defaultdict(int)
+    for s in series:
+        out[s.labels.get("alertname", "?")] += firing_starts(s.points, step)
+    return dict(out)
+
+
+def alerts_tuning(prom: PromClient, review: AlertsReview, now: float) -> Result:
+    """List the alerts that fired in the window; flag those that started firing too often (flapping)."""
+    step = max(float(review.step), review.window / MAX_POINTS)
+    query = 'ALERTS{alertstate="firing"}'
+    evidence: dict[str, Any] = {
+        "query": query,
+        "window": human(review.window),
+        "step": human(step),
+        "flapping bound": f"more than {review.flapping_bound} firing episodes",
+    }
+    try:
+        series = prom.query_range(query, now - review.window, now, step)
+    except TargetError as exc:
+        return failed(f"cannot read the ALERTS history: {exc}", evidence=evidence, advice=advice("alerts.tuning"))
+    episodes = alert_episodes(series, step)
+    for name, count in sorted(episodes.items(), key=lambda kv: (-kv[1], kv[0])):
+        evidence[f"fired {name}"] = f"{count} time(s)"
+    flapping = {n: c for n, c in episodes.items() if c > review.flapping_bound}
+    window = human(review.window)
+    if flapping:
+        shown = ", ".join(f"{n} ({c} times)" for n, c in sorted(flapping.items(), key=lambda kv: -kv[1]))
+        return failed(
+            f"{len(flapping)} flapping alert(s) in {window}: {shown}",
+            value=len(flapping),
+            threshold=f"<= {review.flapping_bound} firing episodes per alert",
+            evidence=evidence,
+            advice=advice("alerts.tuning"),
+        )
+    if not episodes:
+        return passed(f"no alert fired in {window}", value=0, threshold=0, evidence=evidence)
+    return passed(
+        f"{len(episodes)} alert(s) fired in {window}, none flapping: " + ", ".join(sorted(episodes)),
+        value=0,
+        threshold=f"<= {review.flapping_bound} firing episodes per alert",
+        evidence=evidence,
+    )

@@ -1,0 +1,36 @@
+"""Daily item 25 (no critical alert firing, overnight Sentry errors) and weekly item 29 (alert review)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from postdeploy.alertmanager import AlertmanagerClient
+from postdeploy.checks import alerts
+from postdeploy.sentry import SentryClient
+
+
+@pytest.mark.daily
+@pytest.mark.checklist(25, "morning.health")
+@pytest.mark.severity("major")
+def test_morning_health(target, check):
+    """No critical alert firing in Alertmanager; the overnight Sentry errors listed."""
+    if target.alertmanager is None:
+        pytest.skip(f"not configured: add an [alertmanager] section with url to {target.path}")
+    sentry = SentryClient(target.sentry) if target.sentry else None
+    try:
+        with AlertmanagerClient(target.alertmanager) as am:
+            result = alerts.morning_health(am, target.alertmanager, sentry)
+    finally:
+        if sentry is not None:
+            sentry.close()
+    check.judge(result)
+
+
+@pytest.mark.weekly
+@pytest.mark.checklist(29, "alerts.tuning")
+@pytest.mark.severity("minor")
+def test_alerts_tuning(prom, target, check):
+    """Alerts that fired in the week listed (ALERTS series); flapping ones flagged."""
+    check.judge(alerts.alerts_tuning(prom, target.alerts_review, time.time()))
