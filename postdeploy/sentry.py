@@ -110,3 +110,40 @@ class SentryClient:
         cutoff = since.astimezone(UTC).replace(microsecond=0)
         fresh = [i for i in issues if i.first_seen >= cutoff and i.level in levels]
         return sorted(fresh, key=lambda i: i.first_seen, reverse=True)
+
+
+def search_issues(client: SentryClient, query: str, stats_period: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Return the raw issue objects `GET .../issues/?query=...&statsPeriod=...` answers (one page).
+
+    The raw objects keep what `Issue` leaves out: `metadata.type` (the exception type),
+    `status`, `count` (a string in Sentry's answer) and `lastSeen`.
+    """
+    cfg = client.cfg
+    params: dict[str, Any] = {"query": query, "statsPeriod": stats_period, "limit": limit}
+    if cfg.project_id:
+        params["project"] = cfg.project_id
+    if cfg.environment:
+        params["environment"] = cfg.environment
+    where = client.issues_url()
+    try:
+        resp = client._client.get(where, params=params)
+    except httpx.TimeoutException:
+        raise TargetTimeout(f"Sentry {where}: no answer within {cfg.timeout:g}s", target=where) from None
+    except httpx.TransportError as exc:
+        raise TargetUnreachable(f"Sentry {where}: cannot connect: {redact(str(exc))}", target=where) from None
+    if resp.status_code in (401, 403):
+        raise TargetUnreachable(
+            f"Sentry {where} refused the token (HTTP {resp.status_code}): check the sentry token's scopes (event:read)",
+            target=where,
+        )
+    if resp.status_code != 200:
+        raise BadResponse(f"Sentry {where} answered {resp.status_code}: {redact(resp.text[:120])!r}", target=where)
+    try:
+        payload = resp.json()
+    except ValueError:
+        raise BadResponse(
+            f"Sentry {where} answered 200 but not JSON: {redact(resp.text[:80])!r}", target=where
+        ) from None
+    if not isinstance(payload, list) or not all(isinstance(i, dict) for i in payload):
+        raise BadResponse(f"{where}: expected a list of issues, got {type(payload).__name__}", target=where)
+    return payload
