@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import certs, report, state
+from sandbox import certs, dbfaults, report, state
 from sandbox.cleanup import remove_state_files, write_runtime
 from sandbox.control import ControlServer, OperationError
 from sandbox.deploy import AppProcess
@@ -208,6 +208,11 @@ class Supervisor:
             self.traffic.pause()
         elif name == "rules_missing":
             self.prom.set_rules(enabled=False)
+        elif name == "long_query":
+            self._require_db(name)
+            dbfaults.start_long_query(self.pg)
+        elif name == "sentry_new_type":
+            dbfaults.inject_new_type(self.sentry_store)
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -239,6 +244,8 @@ class Supervisor:
             assert self.pg.port is not None
             self.pg.start(self.pg.port)
             self._record_runtime()
+        if "long_query" in previous:
+            dbfaults.stop_long_query(self.pg)
         self.pg.restore()
         self.deploy_app()
         self.pg.reset_statement_stats()
