@@ -78,7 +78,8 @@ def parse(text: str, env: str, database: str) -> list[SizeRecord]:
         epoch, size = data.get("epoch"), data.get("size_bytes")
         if not isinstance(epoch, int | float) or isinstance(size, bool) or not isinstance(size, int):
             continue
-        tables = data.get("tables") if isinstance(data.get("tables"), list) else []
+        raw_tables = data.get("tables")
+        tables = [t for t in raw_tables if isinstance(t, dict)] if isinstance(raw_tables, list) else []
         out.append(SizeRecord(float(epoch), env, database, size, tables))
     return sorted(out, key=lambda r: r.epoch)
 

@@ -63,6 +63,24 @@ def test_disagreement_rule_and_growth():
     assert per_day(10, 3600) == pytest.approx(240) and per_day(10, 0) is None
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-1e9, 1e9, allow_nan=False),
+            st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6)),
+        ),
+        max_size=30,
+    )
+)
+def test_fit_never_raises_and_a_constant_has_no_slope(points):
+    trend = fit(points)
+    if trend is not None:
+        assert trend.points >= 2
+    const = fit([(float(t), 7.0) for t in range(len(points) + 2)])
+    assert const is not None and const.slope == pytest.approx(0.0)
+
+
 # -- connections ---------------------------------------------------------------------------
 
 CFG = DbChecks(projection=3600.0)
@@ -84,8 +102,8 @@ def test_zero_metric_while_database_busy_is_a_dead_metric():
 def test_flat_metric_that_disagrees_is_dead_and_one_that_agrees_is_not():
     problems, _ = judge_connections(12.0, [(float(t), 12.0) for t in range(10)], 2, CFG, busy=True)
     assert any("never changed" in p and "dead metric" in p for p in problems)
-    problems, _ = judge_connections(5.0, STEADY, 6, CFG, busy=True)
-    assert problems == []
+    problems, facts = judge_connections(5.0, STEADY, 6, CFG, busy=True)
+    assert problems == [] and "steady pool" in facts["note"]
 
 
 def test_pool_exhaustion_and_growth():

@@ -130,6 +130,11 @@ def judge_connections(
                 + ("; a dashboard built on a dead metric is a finding" if stuck else "")
             )
             dead = bool(stuck)
+    if not dead and metric is not None and len(series) >= MIN_POINTS and flat(series):
+        facts["note"] = (
+            f"db_connections_active did not change over the window ({len(series)} samples at {metric:g}); "
+            f"pg_stat_activity agrees ({sessions}), so this reads as a steady pool, not a dead metric"
+        )
     # The level is judged on the metric unless it is dead; then on the database's own count.
     level = float(sessions) if dead or metric is None else metric
     facts["level"] = level
