@@ -287,3 +287,62 @@ def test_disk_projection():
     nearly_full = [(float(t), 5 * gb) for t in range(0, 60, 5)]
     assert any("below 10%" in p for p in capacity.disk_outlook(FakeProm(nearly_full, 100 * gb), cfg, 60.0)[0])
     assert any("no data" in p for p in capacity.disk_outlook(FakeProm([], 100 * gb), cfg, 60.0)[0])
+
+
+# -- pg_stat_statements missing, without a database ------------------------------------------
+
+
+class FakeConn:
+    """Answers the queries of postdeploy.checks.database from a table of (SQL fragment -> rows or error)."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def execute(self, sql, params=None):
+        for fragment, answer in self.answers.items():
+            if fragment in sql:
+                if isinstance(answer, Exception):
+                    raise answer
+                self._rows = answer
+                return self
+        raise AssertionError(f"unexpected SQL {sql}")
+
+    def fetchall(self):
+        return self._rows
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+
+def test_missing_pg_stat_statements_says_how_to_enable_it():
+    from postdeploy.checks.database import slow_queries
+
+    result = slow_queries(FakeConn({"pg_extension": []}), DbChecks())
+    assert result.outcome == "inconclusive"
+    assert "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" in result.summary
+    assert "shared_preload_libraries" in result.summary
+
+
+def test_extension_created_but_not_preloaded_is_reported_the_same_way():
+    import psycopg
+
+    from postdeploy.checks.database import slow_queries
+
+    err = psycopg.errors.ObjectNotInPrerequisiteState(
+        'pg_stat_statements must be loaded via "shared_preload_libraries"'
+    )
+    result = slow_queries(FakeConn({"pg_extension": [(1,)], "FROM pg_stat_statements": err}), DbChecks())
+    assert result.outcome == "inconclusive" and "CREATE EXTENSION" in result.summary
+    assert "shared_preload_libraries" in result.evidence["error"]
+
+
+def test_slow_statement_fails_with_its_sql_and_mean():
+    from postdeploy.checks.database import slow_queries
+
+    top = [("SELECT pg_sleep($1)", 3, 1204.5, 3613.5), ("SELECT 1", 100, 0.1, 10.0)]
+    result = slow_queries(FakeConn({"pg_extension": [(1,)], "FROM pg_stat_statements": top}), DbChecks())
+    assert result.outcome == "failed" and ("1204 ms" in result.summary or "1205 ms" in result.summary)
+    assert "SELECT pg_sleep" in result.summary and "top 2" in result.evidence
