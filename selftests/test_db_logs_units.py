@@ -346,3 +346,15 @@ def test_slow_statement_fails_with_its_sql_and_mean():
     result = slow_queries(FakeConn({"pg_extension": [(1,)], "FROM pg_stat_statements": top}), DbChecks())
     assert result.outcome == "failed" and ("1204 ms" in result.summary or "1205 ms" in result.summary)
     assert "SELECT pg_sleep" in result.summary and "top 2" in result.evidence
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=200), max_size=20))
+def test_log_checks_on_a_file_of_garbage_never_raise(chunks):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "app.log"
+        log.write_bytes(b"\n".join(chunks))
+        for result in (logscan.errors(_source(log), None, LogChecks()), logscan.patterns(_source(log), LogChecks())):
+            assert result.outcome in ("passed", "failed", "inconclusive")
