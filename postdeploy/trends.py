@@ -50,6 +50,19 @@ def flat(points: Sequence[tuple[float, float]]) -> bool:
     return len(values) == 1
 
 
+def unchanged_tail(points: Sequence[tuple[float, float]]) -> tuple[int, float]:
+    """Return how many trailing points share the last value, and the seconds they span."""
+    if not points:
+        return 0, 0.0
+    last = points[-1][1]
+    n = 0
+    for _, v in reversed(points):
+        if v != last:
+            break
+        n += 1
+    return n, points[-1][0] - points[-n][0]
+
+
 def seconds_to_empty(free: float, slope: float) -> float | None:
     """Return how long until `free` reaches 0 at `slope` per second; None when it is not falling."""
     if slope >= 0 or not math.isfinite(slope) or not math.isfinite(free):

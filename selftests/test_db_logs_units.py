@@ -18,7 +18,7 @@ from postdeploy.logpatterns import count_patterns, is_error, normalise, pattern_
 from postdeploy.logs import LogSource, parse_line, parse_lines
 from postdeploy.promql import Sample, Series
 from postdeploy.sizehistory import SizeRecord, append, parse, read
-from postdeploy.trends import disagree, fit, flat, growth, per_day, seconds_to_empty
+from postdeploy.trends import disagree, fit, flat, growth, per_day, seconds_to_empty, unchanged_tail
 
 # -- trends ------------------------------------------------------------------------------
 
@@ -45,6 +45,11 @@ def test_one_spike_does_not_make_a_leak():
     points[30] = (30.0, 29.0)
     trend = fit(points)
     assert trend is not None and abs(trend.slope) < 0.05
+
+
+def test_unchanged_tail():
+    assert unchanged_tail([]) == (0, 0.0)
+    assert unchanged_tail([(0.0, 1.0), (1.0, 2.0), (2.0, 2.0), (4.0, 2.0)]) == (3, 3.0)
 
 
 def test_flat_and_time_to_empty():
@@ -102,6 +107,9 @@ def test_zero_metric_while_database_busy_is_a_dead_metric():
 def test_flat_metric_that_disagrees_is_dead_and_one_that_agrees_is_not():
     problems, _ = judge_connections(12.0, [(float(t), 12.0) for t in range(10)], 2, CFG, busy=True)
     assert any("never changed" in p and "dead metric" in p for p in problems)
+    stuck_late = [(float(t), 5.0 + t) for t in range(5)] + [(float(t), 14.0) for t in range(5, 15)]
+    problems, _ = judge_connections(14.0, stuck_late, 2, CFG, busy=True)
+    assert any("has not changed for the last 9s (10 samples)" in p and "dead metric" in p for p in problems)
     problems, facts = judge_connections(5.0, STEADY, 6, CFG, busy=True)
     assert problems == [] and "steady pool" in facts["note"]
 

@@ -25,7 +25,7 @@ from postdeploy.promql import PromClient
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 from postdeploy.sizehistory import SizeRecord, append, read
-from postdeploy.trends import disagree, fit, flat, growth, human_bytes
+from postdeploy.trends import disagree, fit, flat, growth, human_bytes, unchanged_tail
 
 MIN_POINTS = 5
 
@@ -123,7 +123,12 @@ def judge_connections(
             )
             dead = True
         elif disagree(metric, sessions, cfg.disagree_abs, cfg.disagree_ratio):
-            stuck = " and it never changed over the window" if len(series) >= MIN_POINTS and flat(series) else ""
+            same, span = unchanged_tail(series)
+            stuck = ""
+            if len(series) >= MIN_POINTS and flat(series):
+                stuck = " and it never changed over the window"
+            elif same >= MIN_POINTS:
+                stuck = f" and it has not changed for the last {span:.0f}s ({same} samples)"
             problems.append(
                 f"the sources disagree: db_connections_active {metric:g} vs pg_stat_activity {sessions}{stuck} "
                 f"(tolerance max({cfg.disagree_abs}, {cfg.disagree_ratio:.0%}))"
