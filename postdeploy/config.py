@@ -350,6 +350,75 @@ class Staging:
 
 
 @dataclass(frozen=True)
+class DbChecks:
+    """Database checks: connections (item 12), slow and long queries (15), size and growth (23)."""
+
+    # The guide's "normal range" of open connections, and the app's pool (the service: 10 + 20).
+    normal_min: int = 5
+    normal_max: int = 20
+    pool_size: int = 10
+    pool_overflow: int = 20
+    pool_alarm: float = 0.8
+    # Count only these sessions in pg_stat_activity ("" = every client session of the database).
+    application_name: str = ""
+    # The window of the connection trend (range query) and how far its slope is projected.
+    window: Duration = Duration(3600.0)
+    projection: Duration = Duration(3600.0)
+    # The metric and pg_stat_activity "disagree badly" beyond max(abs, ratio x the larger).
+    disagree_abs: int = 3
+    disagree_ratio: float = 0.5
+    slow_mean: Duration = Duration(1.0)
+    long_query: Duration = Duration(300.0)
+    # db.size: growth since the previous record of the same env, as a share of the old size.
+    growth_max: float = 0.2
+
+
+@dataclass(frozen=True)
+class LogChecks:
+    """Log analysis: errors in the last hour (item 20) and the top error patterns of a day (26)."""
+
+    window: Duration = Duration(3600.0)
+    errors_max: int = 10
+    patterns: list[str] = field(default_factory=lambda: ["connection refused", "timeout", " 500"])
+    top: int = 20
+    patterns_window: Duration = Duration(86400.0)
+    patterns_max: int = 100
+
+
+@dataclass(frozen=True)
+class SentryReview:
+    """Item 21: new error types since the deploy and their frequency."""
+
+    # Events per hour above which a new error type fails the check.
+    max_per_hour: float = 10.0
+    # A type first seen minutes ago is judged as if seen for at least this long.
+    min_age: Duration = Duration(3600.0)
+    # Types seen in this period before the deploy are known ones.
+    known_period: str = "14d"
+    window: Duration = Duration(86400.0)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Item 28: database growth rate from the history file, disk and database fill projection."""
+
+    horizon: Duration = Duration(30 * 86400.0)
+    # node_exporter's mountpoint label of the database's disk ("" = no disk projection).
+    mountpoint: str = ""
+    # Extra label matchers for the node_filesystem_* series, e.g. 'job="node"'.
+    disk_selector: str = ""
+    disk_window: Duration = Duration(86400.0)
+    disk_free_min: float = 0.10
+    # "" = reports/<env>/history.jsonl beside the run folders.
+    history_file: str = ""
+    history_lookback: Duration = Duration(7 * 86400.0)
+    # The shortest stretch of history a growth rate is computed from.
+    min_span: Duration = Duration(86400.0)
+    # A database size quota in bytes (managed databases); 0 = only the disk bounds it.
+    db_max_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class Environment:
     """One deployment target, as loaded from `environments/NAME.toml`."""
 
@@ -372,6 +441,10 @@ class Environment:
     restore: Restore | None = None
     changes: Changes = field(default_factory=Changes)
     staging: Staging = field(default_factory=Staging)
+    db_checks: DbChecks = field(default_factory=DbChecks)
+    log_checks: LogChecks = field(default_factory=LogChecks)
+    sentry_review: SentryReview = field(default_factory=SentryReview)
+    capacity: Capacity = field(default_factory=Capacity)
     # Production refuses --allow-writes unless its file opts in.
     writes_allowed: bool = True
     monitoring: Monitoring = field(default_factory=Monitoring)

@@ -76,10 +76,9 @@ class SentryClient:
     def issues_url(self) -> str:
         return f"{self.cfg.url.rstrip('/')}/api/0/organizations/{self.cfg.org}/issues/"
 
-    def new_issues(self, since: datetime, levels: tuple[str, ...] = ("error", "fatal")) -> list[Issue]:
-        """Return unresolved issues of those levels first seen at or after `since`, newest first."""
-        minutes = max(1, int((datetime.now(UTC) - since).total_seconds() // 60) + 1)
-        params: dict[str, Any] = {"query": f"is:unresolved firstSeen:-{minutes}m", "statsPeriod": "24h", "limit": 100}
+    def get_issues(self, params: dict[str, Any]) -> Any:
+        """GET the organization's issue search with `params` (plus project/environment); the JSON answer."""
+        params = dict(params)
         if self.cfg.project_id:
             params["project"] = self.cfg.project_id
         if self.cfg.environment:
@@ -99,12 +98,17 @@ class SentryClient:
         if resp.status_code != 200:
             raise BadResponse(f"Sentry {where} answered {resp.status_code}: {redact(resp.text[:120])!r}", target=where)
         try:
-            payload = resp.json()
+            return resp.json()
         except ValueError:
             raise BadResponse(
                 f"Sentry {where} answered 200 but not JSON: {redact(resp.text[:80])!r}", target=where
             ) from None
-        issues = parse_issues(payload, where)
+
+    def new_issues(self, since: datetime, levels: tuple[str, ...] = ("error", "fatal")) -> list[Issue]:
+        """Return unresolved issues of those levels first seen at or after `since`, newest first."""
+        minutes = max(1, int((datetime.now(UTC) - since).total_seconds() // 60) + 1)
+        payload = self.get_issues({"query": f"is:unresolved firstSeen:-{minutes}m", "statsPeriod": "24h", "limit": 100})
+        issues = parse_issues(payload, self.issues_url())
         # The server's search already filters; filter again so a server that ignores
         # part of the query cannot turn an old issue into a new one or hide a level.
         cutoff = since.astimezone(UTC).replace(microsecond=0)
@@ -120,35 +124,26 @@ def issues_seen_since(
     Unlike `new_issues`, an old issue that fired again overnight counts: the question is
     "what went wrong overnight", not "what is new".
     """
-    cfg = client.cfg
     minutes = max(1, int((datetime.now(UTC) - since).total_seconds() // 60) + 1)
-    params: dict[str, Any] = {
-        "query": f"is:unresolved lastSeen:-{minutes}m",
-        "statsPeriod": "24h" if minutes <= 24 * 60 else "14d",
-        "limit": 100,
-        "sort": "freq",
-    }
-    if cfg.project_id:
-        params["project"] = cfg.project_id
-    if cfg.environment:
-        params["environment"] = cfg.environment
+    payload = client.get_issues(
+        {
+            "query": f"is:unresolved lastSeen:-{minutes}m",
+            "statsPeriod": "24h" if minutes <= 24 * 60 else "14d",
+            "limit": 100,
+            "sort": "freq",
+        }
+    )
+    return [i for i in parse_issues(payload, client.issues_url()) if i.level in levels]
+
+
+def search_issues(client: SentryClient, query: str, stats_period: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Return the raw issue objects `GET .../issues/?query=...&statsPeriod=...` answers (one page).
+
+    The raw objects keep what `Issue` leaves out: `metadata.type` (the exception type),
+    `status`, `count` (a string in Sentry's answer) and `lastSeen`.
+    """
     where = client.issues_url()
-    try:
-        resp = client._client.get(where, params=params)
-    except httpx.TimeoutException:
-        raise TargetTimeout(f"Sentry {where}: no answer within {cfg.timeout:g}s", target=where) from None
-    except httpx.TransportError as exc:
-        raise TargetUnreachable(f"Sentry {where}: cannot connect: {redact(str(exc))}", target=where) from None
-    if resp.status_code in (401, 403):
-        raise TargetUnreachable(
-            f"Sentry {where} refused the token (HTTP {resp.status_code}): check the sentry token", target=where
-        )
-    if resp.status_code != 200:
-        raise BadResponse(f"Sentry {where} answered {resp.status_code}: {redact(resp.text[:120])!r}", target=where)
-    try:
-        payload = resp.json()
-    except ValueError:
-        raise BadResponse(
-            f"Sentry {where} answered 200 but not JSON: {redact(resp.text[:80])!r}", target=where
-        ) from None
-    return [i for i in parse_issues(payload, where) if i.level in levels]
+    payload = client.get_issues({"query": query, "statsPeriod": stats_period, "limit": limit})
+    if not isinstance(payload, list) or not all(isinstance(i, dict) for i in payload):
+        raise BadResponse(f"{where}: expected a list of issues, got {type(payload).__name__}", target=where)
+    return payload

@@ -35,6 +35,7 @@ from sandbox.faults import FaultFlags
 from sandbox.jobs import BackgroundJobs
 from sandbox.leaks import Leaks
 from sandbox.listeners import Listeners
+from sandbox.observability import ObservabilityFaults
 from sandbox.router import Redirect, resolve
 from sandbox.routes import API, REMOVABLE_PATH, AppConfig, Context, driver_message
 from sandbox.security import (
@@ -295,6 +296,7 @@ def serve(argv: list[str] | None = None) -> int:
     pool = ConnectionPool(conninfo)
     threading.Thread(target=pool.fill, name="pool-fill", daemon=True).start()
     leaks = Leaks(pool)
+    observability = ObservabilityFaults(log, paths.root)
 
     def log_injected_error() -> None:
         log.error("Payment webhook processing failed: FinCra signature verification error (sandbox fault error_logged)")
@@ -303,6 +305,7 @@ def serve(argv: list[str] | None = None) -> int:
 
     def on_faults(active: frozenset[str]) -> None:
         leaks.apply(active)
+        observability.apply(active)
         if listeners is not None:
             listeners.apply(active)
 

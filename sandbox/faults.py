@@ -56,6 +56,12 @@ FAULTS: dict[str, str] = {
     "payments_down": "FinCra answers 503 with an HTML error page",
     "smtp_down": "the SMTP server stops (connection refused)",
     "alert_firing": "a critical alert (SandboxCriticalAlert) fires in Prometheus and reaches Alertmanager",
+    # The database, logs, Sentry and capacity checks (items 12, 15, 20, 21, 28).
+    "long_query": "a session of the app runs SELECT pg_sleep(3600): an active query that never ends",
+    "error_burst": "the app logs 120 ERROR lines at once ('Connection refused', 'timeout', 'answered 500')",
+    "sentry_new_type": "Sentry gets a new error type (TimeoutError), first seen now, 180 events",
+    "stuck_metric": "db_connections_active is frozen at 0 while the app's pool keeps its connections",
+    "disk_filling": "node_filesystem_avail_bytes of the sandbox's data dir falls to 0 within two hours",
 }
 
 # Faults the app process implements itself, from faults.json.
@@ -79,6 +85,9 @@ APP_FAULTS = frozenset(
         "cert_expiring",
         "redirect_missing",
         "cors_wildcard",
+        "error_burst",
+        "stuck_metric",
+        "disk_filling",
     }
 )
 # Faults that take effect by starting a different app process.

@@ -29,6 +29,7 @@ def state_document(sup: Supervisor) -> dict[str, Any]:
         "sentry_project": state.SENTRY_PROJECT,
         "sentry_project_id": state.SENTRY_PROJECT_ID,
         "log_file": str(sup.paths.app_log),
+        "disk_mountpoint": str(sup.paths.root),
         "app_pidfile": str(sup.paths.app_pidfile),
         "test_user_email": state.TEST_USER_EMAIL,
         "expected_version": state.CURRENT_RELEASE.version,

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import backups, certs, report, state
+from sandbox import backups, certs, dbfaults, report, state
 from sandbox.cleanup import remove_state_files, write_runtime
 from sandbox.control import ControlServer, OperationError
 from sandbox.deploy import AppProcess
@@ -224,6 +224,11 @@ class Supervisor:
             backups.apply_fault(name, self.pg, self.paths)
         elif name in SERVICE_FAULTS:
             self.services.apply(name, self.sentry, self.prom, self.faults)
+        elif name == "long_query":
+            self._require_db(name)
+            dbfaults.start_long_query(self.pg)
+        elif name == "sentry_new_type":
+            dbfaults.inject_new_type(self.sentry_store)
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -256,6 +261,8 @@ class Supervisor:
             assert self.pg.port is not None
             self.pg.start(self.pg.port)
             self._record_runtime()
+        if "long_query" in previous:
+            dbfaults.stop_long_query(self.pg)
         self.pg.restore()
         if set(previous) & set(backups.FAULTS):
             backups.fresh_backup(self.pg, self.paths)

@@ -42,6 +42,7 @@ STATE_KEYS = {
     "sentry_project",
     "sentry_project_id",
     "log_file",
+    "disk_mountpoint",
     "app_pidfile",
     "test_user_email",
     "expected_version",

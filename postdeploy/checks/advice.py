@@ -50,3 +50,24 @@ ADVICE = {
 
 def advice(check_id: str) -> str:
     return ADVICE.get(check_id, "")
+
+
+# Database, logs, Sentry review and capacity (items 12, 15, 20, 21, 23, 26, 28).
+ADVICE.update(
+    {
+        "db.connections": "guide 'Database Connection Pool Exhausted': read the longest queries below, kill long-running ones, "
+        "fix connection leaks in code, increase the pool or restart the application; if the metric and pg_stat_activity "
+        "disagree, fix the metric (a dashboard built on it is blind)",
+        "db.slow_queries": "guide item 15: add indexes for the slow statements (EXPLAIN ANALYZE them); above 500 ms review the query",
+        "db.long_queries": "guide 'Database Connection Pool Exhausted': find the session (pid above), then "
+        "SELECT pg_cancel_backend(pid) / pg_terminate_backend(pid) if it is stuck; look for missing indexes or locks",
+        "db.size": "the database grew faster than expected: look at the largest tables below and what writes to them",
+        "logs.errors": "guide item 20: read the top error patterns below; 'connection refused' -> a dependency is down, "
+        "'timeout' -> slow dependency or database, ' 500' -> failing endpoints (check Sentry)",
+        "logs.patterns": "guide item 26: create tickets for the frequent patterns below; fix or silence the noisy ones",
+        "sentry.review": "guide item 21: open the new error types in Sentry, create tickets for non-critical issues; "
+        "a frequent new type right after a deploy is the release's: fix forward or roll back",
+        "capacity": "guide item 28: clean up or expand the disk (Key metrics: < 10% free), archive old data, "
+        "plan the database's storage before the projected date",
+    }
+)
