@@ -1,0 +1,28 @@
+"""Daily, item 27: today against yesterday (`offset 1d`); a drift beyond +-30 % fails."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from postdeploy import diagnostics
+from postdeploy.checks import baseline, firsthour
+
+
+@pytest.mark.daily
+@pytest.mark.checklist(27, "trend")
+@pytest.mark.severity("major")
+def test_trend(request, prom, target, deployment, check):
+    """Request rate, p95 and error rate of the last window against the same window yesterday."""
+    window = firsthour.recent_window(deployment.deployed_at, time.time(), target.windows.daily, target.windows.warmup)
+    young = firsthour.too_young(window, target.windows, "trend")
+    if young is not None:
+        check.judge(young)
+    job = target.prometheus.job
+    today = baseline.snapshot(prom, job, window.seconds, [])
+    yesterday = baseline.snapshot(prom, job, window.seconds, [], offset="1d")
+    source = f"the same {window} yesterday (offset 1d)"
+    cfg = target.baseline
+    result = baseline.compare(today, yesterday, source, cfg, target.thresholds, "trend", tolerance=cfg.trend_tolerance)
+    check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))

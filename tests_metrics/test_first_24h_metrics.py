@@ -1,0 +1,74 @@
+"""First 24 hours, items 19 and 22: the dashboard review and the comparison with the baseline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from postdeploy import diagnostics
+from postdeploy.checks import baseline, firsthour, metrics
+from postdeploy.results import Result
+
+pytestmark = pytest.mark.first_24h
+
+
+def dashboard_extra(request: pytest.FixtureRequest) -> dict[str, Result]:
+    """Hook: other parts of the dashboard review (DB connections stable) as named results.
+
+    A conftest (or another module's fixture) may provide `dashboard_parts`, a dict of results.
+    """
+    try:
+        return dict(request.getfixturevalue("dashboard_parts"))
+    except pytest.FixtureLookupError:
+        return {}
+
+
+@pytest.mark.checklist(19, "dashboard")
+@pytest.mark.severity("major")
+def test_dashboard(request, prom, target, deployment, check):
+    """Error rate < 1 %, p95 < 500 ms, no memory leak, no CPU anomaly (DB connections: hook)."""
+    window = firsthour.recent_window(
+        deployment.deployed_at, time.time(), target.windows.first_24h, target.windows.warmup
+    )
+    young = firsthour.too_young(window, target.windows, "dashboard")
+    if young is not None:
+        check.judge(young)
+    job, th = target.prometheus.job, target.thresholds
+    parts = {
+        "error rate": diagnostics.attach(
+            metrics.error_rate(prom, job, window, th), "errors", request, target, window.seconds
+        ),
+        "p95": diagnostics.attach(
+            metrics.latency_p95(prom, job, window, th), "latency", request, target, window.seconds
+        ),
+        "memory": diagnostics.attach(
+            firsthour.memory_trend(prom, job, window, time.time(), th), "memory", request, target, window.seconds
+        ),
+        "cpu": firsthour.cpu_usage(prom, job, target.windows.rate, th),
+    }
+    parts.update(dashboard_extra(request))
+    check.judge(firsthour.combine(parts, "dashboard"))
+
+
+@pytest.mark.checklist(22, "baseline.compare")
+@pytest.mark.severity("major")
+def test_baseline_compare(request, prom, target, deployment, history, check):
+    """Request rate within +-20 %, p95 within +30 % (floor 50 ms), error rate < 2x the baseline."""
+    window = firsthour.recent_window(
+        deployment.deployed_at, time.time(), target.windows.first_24h, target.windows.warmup
+    )
+    young = firsthour.too_young(window, target.windows, "baseline.compare")
+    if young is not None:
+        check.judge(young)
+    job = target.prometheus.job
+    current = baseline.snapshot(prom, job, window.seconds, [])
+    found = baseline.from_history(history)
+    if found is not None:
+        source, base = found
+    else:
+        offset = target.baseline.offset
+        base = baseline.snapshot(prom, job, window.seconds, [], offset=offset)
+        source = f"no pre_deploy baseline in the record history: the same {window} {offset} ago"
+    result = baseline.compare(current, base, source, target.baseline, target.thresholds, "baseline.compare")
+    check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))
