@@ -26,12 +26,12 @@ DAY = 86400.0
 REQUEST_RATE = 9.5  # requests/s, all endpoints
 # Cumulative share of requests at or below each bucket, as measured on a healthy sandbox.
 LATENCY = {
-    "0.005": 0.74,
-    "0.01": 0.87,
-    "0.025": 0.93,
-    "0.05": 0.955,
-    "0.075": 0.975,
-    "0.1": 0.985,
+    "0.005": 0.71,
+    "0.01": 0.84,
+    "0.025": 0.96,
+    "0.05": 0.978,
+    "0.075": 0.983,
+    "0.1": 0.988,
     "0.25": 1.0,
     "0.5": 1.0,
     "0.75": 1.0,
@@ -42,7 +42,7 @@ LATENCY = {
     "10.0": 1.0,
     "+Inf": 1.0,
 }
-MEAN_LATENCY = 0.01
+MEAN_LATENCY = 0.008
 RSS_START = 44 * 1024 * 1024
 RSS_GROWTH_PER_HOUR = 0.5 * 1024 * 1024
 CPU_CORES = 0.04

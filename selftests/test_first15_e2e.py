@@ -88,6 +88,8 @@ CONFINED = {
 # Sandbox faults whose checks belong to later phases (issues 3 and 4): no first15 check
 # concerns them. Each moves into a phase's expectation table when its check lands.
 LATER = {"traffic_drop", "connection_leak", "memory_leak", "slow_query", "job_stalled", "rules_missing"}
+# The metric faults of issue 3 (proved in test_first_hour_metrics_e2e.py).
+LATER |= {"cpu_burn", "endpoint_5xx", "latency_regression", "no_registrations"}
 
 
 def test_every_sandbox_fault_has_an_expectation():

@@ -8,6 +8,7 @@ import pytest
 
 from postdeploy import diagnostics
 from postdeploy.checks import baseline, firsthour
+from postdeploy.durations import human
 
 
 @pytest.mark.daily
@@ -21,8 +22,9 @@ def test_trend(request, prom, target, deployment, check):
         check.judge(young)
     job = target.prometheus.job
     today = baseline.snapshot(prom, job, window.seconds, [])
-    yesterday = baseline.snapshot(prom, job, window.seconds, [], offset="1d")
-    source = f"the same {window} yesterday (offset 1d)"
+    # Yesterday's window is the whole daily window: today's deploy does not cut it.
+    yesterday = baseline.snapshot(prom, job, target.windows.daily, [], offset="1d")
+    source = f"the {human(target.windows.daily)} before now, yesterday (offset 1d)"
     cfg = target.baseline
     result = baseline.compare(today, yesterday, source, cfg, target.thresholds, "trend", tolerance=cfg.trend_tolerance)
     check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))

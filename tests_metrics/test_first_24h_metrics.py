@@ -8,6 +8,7 @@ import pytest
 
 from postdeploy import diagnostics
 from postdeploy.checks import baseline, firsthour, metrics
+from postdeploy.durations import human
 from postdeploy.results import Result
 
 pytestmark = pytest.mark.first_24h
@@ -68,7 +69,9 @@ def test_baseline_compare(request, prom, target, deployment, history, check):
         source, base = found
     else:
         offset = target.baseline.offset
-        base = baseline.snapshot(prom, job, window.seconds, [], offset=offset)
-        source = f"no pre_deploy baseline in the record history: the same {window} {offset} ago"
+        # Yesterday's window is the whole phase window: the deploy does not cut it.
+        seconds = target.windows.first_24h
+        base = baseline.snapshot(prom, job, seconds, [], offset=offset)
+        source = f"no pre_deploy baseline in the record history: the {human(seconds)} before now, {offset} ago"
     result = baseline.compare(current, base, source, target.baseline, target.thresholds, "baseline.compare")
     check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))

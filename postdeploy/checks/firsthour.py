@@ -93,7 +93,7 @@ def traffic_routed(
 def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thresholds) -> Result:
     """No steady memory growth: the least-squares slope of RSS over the window, per process."""
     query = f'process_resident_memory_bytes{{job="{job}"}}'
-    step = max(1.0, window.seconds / 120)
+    step = float(max(1, math.ceil(window.seconds / 120)))
     evidence: dict[str, Any] = {"query": f"{query} (range, step {step:g}s)", "window": str(window)}
     limit = f"< {th.memory_growth_mb_per_hour:g} MB/h (fit r2 >= {th.memory_growth_r2:g})"
     try:
