@@ -198,8 +198,10 @@ class Windows:
     # Item 18: business counters are judged per hour over this window.
     analytics: Duration = Duration(3600.0)
     warmup: Duration = Duration(60.0)
-    # The shortest window worth judging at all (shorter: inconclusive).
+    # The shortest window worth judging at all (shorter: inconclusive) ...
     min_window: Duration = Duration(60.0)
+    # ... unless the release reaches it within this long: the check then waits (bounded).
+    max_wait: Duration = Duration(0.0)
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,24 @@ def test_key_metric_actions():
     assert "investigate immediately" in text and "check slow queries" in text
     assert "optimise" in text and "review slow queries" in text
     assert key_actions({"error_rate": 0.0, "p50": 0.01, "p95": 0.05, "p99": 0.1}, Thresholds()) == []
+
+
+def test_settled_window_waits_only_within_its_bound():
+    from datetime import UTC, datetime
+
+    from postdeploy.checks.firsthour import settled_window
+
+    deployed = datetime.fromtimestamp(1000.0, UTC)
+    now = [1008.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    windows = Windows(warmup=3.0, min_window=10.0, max_wait=15.0)
+    w = settled_window(deployed, 30.0, windows, clock=lambda: now[0], sleep=sleep)
+    assert slept == [5.5] and w.seconds >= 10.0
+    now[0], slept[:] = 1008.0, []
+    w = settled_window(deployed, 30.0, Windows(warmup=3.0, min_window=10.0), clock=lambda: now[0], sleep=sleep)
+    assert slept == [] and w.seconds == 5.0  # no waiting allowed: the check says inconclusive

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from postdeploy import diagnostics
@@ -16,7 +14,7 @@ from postdeploy.durations import human
 @pytest.mark.severity("major")
 def test_trend(request, prom, target, deployment, check):
     """Request rate, p95 and error rate of the last window against the same window yesterday."""
-    window = firsthour.recent_window(deployment.deployed_at, time.time(), target.windows.daily, target.windows.warmup)
+    window = firsthour.settled_window(deployment.deployed_at, target.windows.daily, target.windows)
     young = firsthour.too_young(window, target.windows, "trend")
     if young is not None:
         check.judge(young)

@@ -29,9 +29,7 @@ def dashboard_extra(request: pytest.FixtureRequest) -> dict[str, Result]:
 @pytest.mark.severity("major")
 def test_dashboard(request, prom, target, deployment, check):
     """Error rate < 1 %, p95 < 500 ms, no memory leak, no CPU anomaly (DB connections: hook)."""
-    window = firsthour.recent_window(
-        deployment.deployed_at, time.time(), target.windows.first_24h, target.windows.warmup
-    )
+    window = firsthour.settled_window(deployment.deployed_at, target.windows.first_24h, target.windows)
     young = firsthour.too_young(window, target.windows, "dashboard")
     if young is not None:
         check.judge(young)
@@ -56,9 +54,7 @@ def test_dashboard(request, prom, target, deployment, check):
 @pytest.mark.severity("major")
 def test_baseline_compare(request, prom, target, deployment, history, check):
     """Request rate within +-20 %, p95 within +30 % (floor 50 ms), error rate < 2x the baseline."""
-    window = firsthour.recent_window(
-        deployment.deployed_at, time.time(), target.windows.first_24h, target.windows.warmup
-    )
+    window = firsthour.settled_window(deployment.deployed_at, target.windows.first_24h, target.windows)
     young = firsthour.too_young(window, target.windows, "baseline.compare")
     if young is not None:
         check.judge(young)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.first_hour
 
 
 def _window(target, deployment, longest):
-    return firsthour.recent_window(deployment.deployed_at, time.time(), longest, target.windows.warmup)
+    return firsthour.settled_window(deployment.deployed_at, longest, target.windows)
 
 
 @pytest.mark.checklist(11, "traffic.routed")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from postdeploy.checks import baseline, firsthour
@@ -14,9 +12,7 @@ from postdeploy.checks import baseline, firsthour
 @pytest.mark.severity("minor")
 def test_baseline_captured(prom, target, deployment, check):
     """Request rate, error rate and p50/p95/p99 (overall and per critical endpoint), stored in the record."""
-    window = firsthour.recent_window(
-        deployment.deployed_at, time.time(), target.windows.first_hour, target.windows.warmup
-    )
+    window = firsthour.settled_window(deployment.deployed_at, target.windows.first_hour, target.windows)
     young = firsthour.too_young(window, target.windows, "baseline.captured")
     if young is not None:
         check.judge(young)

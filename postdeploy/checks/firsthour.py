@@ -7,6 +7,7 @@ plus its warm-up: what the previous release did is not this one's doing.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,22 @@ def recent_window(deployed_at: datetime | None, now: float, longest: float, warm
     if deployed_at is None:
         return Window(longest)
     return Window(max(0.0, min(longest, now - deployed_at.timestamp() - warmup)))
+
+
+def settled_window(
+    deployed_at: datetime | None,
+    longest: float,
+    windows: Windows,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Window:
+    """The recent window; when it is short of `min_window` by at most `max_wait`, wait for it first."""
+    window = recent_window(deployed_at, clock(), longest, windows.warmup)
+    shortfall = min(windows.min_window, longest) - window.seconds
+    if 0 < shortfall <= windows.max_wait:
+        sleep(shortfall + 0.5)
+        window = recent_window(deployed_at, clock(), longest, windows.warmup)
+    return window
 
 
 def too_young(window: Window, windows: Windows, check_id: str) -> Result | None:
