@@ -176,22 +176,37 @@ def compare(
     for name, snap in (("now", current), ("baseline", base)):
         if not trends.enough(snap.get("requests"), th.min_requests):
             return inconclusive(
-                trends.short_of(snap.get("requests"), th.min_requests, f"requests ({name})", human(float(snap.get("window_s") or 0))),
-                value=value, threshold=threshold, evidence=evidence, data=data,
-            )  # fmt: skip
+                trends.short_of(
+                    snap.get("requests"), th.min_requests, f"requests ({name})", human(float(snap.get("window_s") or 0))
+                ),
+                value=value,
+                threshold=threshold,
+                evidence=evidence,
+                data=data,
+            )
     bad = [d for d in drifts if d.ok is False]
     if bad:
         return failed(
             "out of tolerance vs baseline: " + "; ".join(d.line() for d in bad),
-            value=value, threshold=threshold, evidence=evidence, advice=advice(check_id), data=data,
-        )  # fmt: skip
+            value=value,
+            threshold=threshold,
+            evidence=evidence,
+            advice=advice(check_id),
+            data=data,
+        )
     unknown = [d for d in drifts if d.ok is None and d.name != "error rate"]
     if unknown:
         return inconclusive(
             "cannot compare: " + "; ".join(d.line() for d in unknown),
-            value=value, threshold=threshold, evidence=evidence, data=data,
-        )  # fmt: skip
+            value=value,
+            threshold=threshold,
+            evidence=evidence,
+            data=data,
+        )
     return passed(
         "within tolerance of the baseline: " + "; ".join(d.line() for d in drifts),
-        value=value, threshold=threshold, evidence=evidence, data=data,
-    )  # fmt: skip
+        value=value,
+        threshold=threshold,
+        evidence=evidence,
+        data=data,
+    )

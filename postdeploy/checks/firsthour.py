@@ -149,9 +149,13 @@ def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thr
     if problems:
         evidence["key metric"] = f"memory > {th.memory:.0%}: investigate memory leaks"
         return failed(
-            "; ".join(problems), value=f"{growth:+.0f} MB/h", threshold=limit, evidence=evidence,
-            advice=advice("resources"), data=data,
-        )  # fmt: skip
+            "; ".join(problems),
+            value=f"{growth:+.0f} MB/h",
+            threshold=limit,
+            evidence=evidence,
+            advice=advice("resources"),
+            data=data,
+        )
     return passed(
         f"no steady memory growth: {describe_slope(fit, window.seconds)}",
         value=f"{growth:+.0f} MB/h",
