@@ -129,6 +129,8 @@ def test_recent_window_starts_after_the_deploy_and_its_warmup():
 def test_combine_fails_on_any_failure_and_is_never_a_pass_on_no_data():
     assert combine({"a": passed("fine"), "b": failed("bad")}, "dashboard").outcome == "failed"
     assert combine({"a": passed("fine"), "b": inconclusive("no data")}, "dashboard").outcome == "inconclusive"
+    rollback = combine({"a": failed("10%", severity="critical"), "b": failed("cpu")}, "dashboard")
+    assert rollback.severity == "critical"
     both = combine({"a": passed("fine"), "b": passed("ok")}, "dashboard")
     assert both.outcome == "passed" and "a: fine" in both.summary
 

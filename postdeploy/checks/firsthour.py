@@ -215,6 +215,10 @@ def combine(parts: dict[str, Result], check_id: str) -> Result:
     thresholds = {n: r.threshold for n, r in parts.items()}
     data = {n: r.data for n, r in parts.items() if r.data is not None}
     kw: dict[str, Any] = {"value": values, "threshold": thresholds, "evidence": evidence, "data": data or None}
+    # A part may raise the check's severity (an error rate above the rollback bound).
+    raised = [r.severity for r in parts.values() if r.severity and r.outcome == "failed"]
+    if raised:
+        kw["severity"] = "critical" if "critical" in raised else raised[0]
     if bad:
         return failed("; ".join(bad), advice=advice(check_id), **kw)
     if unsure:
