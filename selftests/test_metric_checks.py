@@ -172,3 +172,23 @@ def test_jobs_windows_and_baseline_settings_load_from_the_file(tmp_path: Path):
     (folder / "t.toml").write_text(base + "[[jobs]]\nname = 'mail'\ninterval = '1m'\ncron = 'x'\n")
     with pytest.raises(Exception, match=r"jobs\[0\]\.cron: unknown key"):
         load_environment("t", tmp_path)
+
+
+def test_sandbox_history_is_yesterday_with_labels_of_its_own():
+    from sandbox import history
+
+    now = 2_000_000_000.0
+    text = history.openmetrics("amani-backend", now)
+    assert text.endswith("# EOF\n")
+    samples = [line for line in text.splitlines() if not line.startswith("#")]
+    stamps = [float(line.rsplit(" ", 1)[1]) for line in samples]
+    assert min(stamps) >= now - 86400 - history.BEFORE and max(stamps) <= now - 86400 + history.AFTER
+    assert max(stamps) < now - 3600  # never seen by a query of "now" (5 min lookback)
+    assert all('instance="history"' in line and 'source="sandbox-history"' in line for line in samples)
+    # Counters grow at the request rate: the last ping count over the span matches its share.
+    total = sum(
+        float(line.split(" ")[1])
+        for line in samples
+        if line.startswith("http_requests_total") and line.endswith(f" {max(stamps):.0f}")
+    )
+    assert total / (history.BEFORE + history.AFTER) == pytest.approx(history.REQUEST_RATE, rel=0.01)
