@@ -19,9 +19,12 @@ def test_trend(request, prom, target, deployment, check):
     if young is not None:
         check.judge(young)
     job = target.prometheus.job
-    today = baseline.snapshot(prom, job, window.seconds, [])
     # Yesterday's window is the whole daily window: today's deploy does not cut it.
-    yesterday = baseline.snapshot(prom, job, target.windows.daily, [], offset="1d")
+    pairs = {"today": (window.seconds, ""), "yesterday": (target.windows.daily, "1d")}
+    snaps, error = baseline.measure(prom, job, pairs)
+    if error is not None:
+        check.judge(error)
+    today, yesterday = snaps["today"], snaps["yesterday"]
     source = f"the {human(target.windows.daily)} before now, yesterday (offset 1d)"
     cfg = target.baseline
     result = baseline.compare(today, yesterday, source, cfg, target.thresholds, "trend", tolerance=cfg.trend_tolerance)

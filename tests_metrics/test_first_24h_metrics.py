@@ -49,10 +49,12 @@ def test_dashboard(request, prom, target, deployment, check):
     parts.update(dashboard_extra(request))
     result = firsthour.combine(parts, "dashboard")
     # The Key-metrics targets (p50/p95/p99, error rate) as the report's action lines.
-    snap = baseline.snapshot(prom, job, window.seconds, [])
-    result.evidence["p50 / p95 / p99"] = baseline.describe(snap)
-    actions = baseline.key_actions(snap, th)
-    result.evidence["key metrics"] = "; ".join(actions) or "within the Key-metrics targets"
+    snaps, error = baseline.measure(prom, job, {"p50/p95/p99": (window.seconds, "")})
+    if error is None:
+        snap = snaps["p50/p95/p99"]
+        result.evidence["p50 / p95 / p99"] = baseline.describe(snap)
+        actions = baseline.key_actions(snap, th)
+        result.evidence["key metrics"] = "; ".join(actions) or "within the Key-metrics targets"
     check.judge(result)
 
 
@@ -65,15 +67,17 @@ def test_baseline_compare(request, prom, target, deployment, history, check):
     if young is not None:
         check.judge(young)
     job = target.prometheus.job
-    current = baseline.snapshot(prom, job, window.seconds, [])
     found = baseline.from_history(history)
-    if found is not None:
-        source, base = found
-    else:
-        offset = target.baseline.offset
+    pairs = {"the current window": (window.seconds, "")}
+    if found is None:
         # Yesterday's window is the whole phase window: the deploy does not cut it.
-        seconds = target.windows.first_24h
-        base = baseline.snapshot(prom, job, seconds, [], offset=offset)
+        offset, seconds = target.baseline.offset, target.windows.first_24h
+        pairs["the baseline"] = (seconds, offset)
         source = f"no pre_deploy baseline in the record history: the {human(seconds)} before now, {offset} ago"
+    snaps, error = baseline.measure(prom, job, pairs)
+    if error is not None:
+        check.judge(error)
+    current = snaps["the current window"]
+    source, base = found if found is not None else (source, snaps["the baseline"])
     result = baseline.compare(current, base, source, target.baseline, target.thresholds, "baseline.compare")
     check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))

@@ -9,6 +9,7 @@ import pytest
 from postdeploy import diagnostics
 from postdeploy.checks import baseline, firsthour
 from postdeploy.errors import TargetError
+from postdeploy.results import failed
 
 pytestmark = pytest.mark.first_hour
 
@@ -31,8 +32,8 @@ def test_traffic_routed(prom, target, history, check):
         query = firsthour.request_rate_query(target.prometheus.job, max(seconds, target.windows.first_hour), offset)
         try:
             base = prom.value(query)
-        except TargetError:
-            base = None
+        except TargetError as exc:
+            check.judge(failed(f"cannot read the baseline request rate: {exc}", evidence={"query": query}))
         source = f"no pre_deploy baseline in the record history; same window {offset} ago: {query}"
     check.judge(firsthour.traffic_routed(prom, target.prometheus.job, seconds, base, source, target.thresholds))
 
@@ -75,9 +76,13 @@ def test_jobs_schedule(request, target, check):
         conn = request.getfixturevalue("db")
 
         def runner(sql: str):
+            import psycopg
+
             try:
                 with conn.cursor() as cur:
                     row = cur.execute(sql).fetchone()
+            except psycopg.Error as exc:
+                raise TargetError(f"SQL failed: {str(exc).strip().splitlines()[0]}") from None
             finally:
                 conn.rollback()
             return row[0] if row else None

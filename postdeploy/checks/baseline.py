@@ -14,6 +14,7 @@ from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.config import Baseline, Thresholds
 from postdeploy.durations import human, promql_duration
+from postdeploy.errors import TargetError
 from postdeploy.history import History
 from postdeploy.promql import PromClient
 from postdeploy.results import Result, failed, inconclusive, passed
@@ -74,6 +75,19 @@ def snapshot(prom: PromClient, job: str, seconds: float, endpoints: list[str], o
     return snap
 
 
+def measure(
+    prom: PromClient, job: str, pairs: dict[str, tuple[float, str]]
+) -> tuple[dict[str, dict[str, Any]], Result | None]:
+    """Several snapshots by name -> (seconds, offset); a Prometheus failure is a failed result, not a traceback."""
+    out = {}
+    for name, (seconds, offset) in pairs.items():
+        try:
+            out[name] = snapshot(prom, job, seconds, [], offset=offset)
+        except TargetError as exc:
+            return out, failed(f"cannot measure {name}: {exc}")
+    return out, None
+
+
 def describe(snap: dict[str, Any]) -> str:
     def ms(v: Any) -> str:
         return "n/a" if v is None else human(float(v))
@@ -105,7 +119,10 @@ def key_actions(snap: dict[str, Any], th: Thresholds) -> list[str]:
 
 def captured(prom: PromClient, job: str, seconds: float, endpoints: list[str], th: Thresholds) -> Result:
     """Pre-deployment: measure the baseline and keep it as structured data in the record."""
-    snap = snapshot(prom, job, seconds, endpoints)
+    try:
+        snap = snapshot(prom, job, seconds, endpoints)
+    except TargetError as exc:
+        return failed(f"cannot measure the baseline: {exc}", advice=advice("baseline.captured"))
     evidence: dict[str, Any] = {f"query {k}": q for k, q in snap["queries"].items()}
     evidence["window"] = human(seconds)
     for ep, row in snap.get("endpoints", {}).items():
