@@ -74,7 +74,9 @@ def test_baseline_compare(request, prom, target, deployment, history, check):
         offset, seconds = target.baseline.offset, target.windows.first_24h
         pairs["the baseline"] = (seconds, offset)
         source = f"no pre_deploy baseline in the record history: the {human(seconds)} before now, {offset} ago"
-    snaps, error = baseline.measure(prom, job, pairs)
+    # Per-endpoint figures where the stored baseline has them (shown, not judged).
+    endpoints = list((found[1].get("endpoints") or {}) if found else [])
+    snaps, error = baseline.measure(prom, job, pairs, endpoints)
     if error is not None:
         check.judge(error)
     current = snaps["the current window"]

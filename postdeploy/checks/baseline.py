@@ -76,16 +76,25 @@ def snapshot(prom: PromClient, job: str, seconds: float, endpoints: list[str], o
 
 
 def measure(
-    prom: PromClient, job: str, pairs: dict[str, tuple[float, str]]
+    prom: PromClient, job: str, pairs: dict[str, tuple[float, str]], endpoints: list[str] | None = None
 ) -> tuple[dict[str, dict[str, Any]], Result | None]:
     """Several snapshots by name -> (seconds, offset); a Prometheus failure is a failed result, not a traceback."""
     out = {}
     for name, (seconds, offset) in pairs.items():
         try:
-            out[name] = snapshot(prom, job, seconds, [], offset=offset)
+            out[name] = snapshot(prom, job, seconds, endpoints or [], offset=offset)
         except TargetError as exc:
             return out, failed(f"cannot measure {name}: {exc}")
     return out, None
+
+
+def endpoint_lines(current: dict[str, Any], base: dict[str, Any]) -> dict[str, str]:
+    """Per-endpoint now vs baseline, for the evidence (the verdict is on the overall figures)."""
+    out = {}
+    for ep, then in (base.get("endpoints") or {}).items():
+        now = (current.get("endpoints") or {}).get(ep, {})
+        out[f"endpoint {ep}"] = f"now {describe(now)}; baseline {describe(then)}"
+    return out
 
 
 def describe(snap: dict[str, Any]) -> str:
@@ -184,6 +193,7 @@ def compare(
     evidence.update({f"query baseline {k}": q for k, q in base.get("queries", {}).items()})
     for d in drifts:
         evidence[d.name] = d.line()
+    evidence.update(endpoint_lines(current, base))
     actions = key_actions(current, th)
     if actions:
         evidence["key metrics"] = "; ".join(actions)
