@@ -160,6 +160,27 @@ class Thresholds:
     min_requests: int = 50
     # When a metric has too few samples to judge, does that count as an issue?
     inconclusive_is_issue: bool = True
+    # Key metrics (checklist "Key metrics"): reported as the action level of a check.
+    key_error_rate: float = 0.05
+    key_latency_p95: Duration = Duration(2.0)
+    latency_p50: Duration = Duration(0.1)
+    latency_p99: Duration = Duration(1.0)
+    # Item 13: CPU as a share of `cpu_cores` cores; memory growth judged from the RSS slope.
+    cpu: float = 0.80
+    cpu_cores: float = 1.0
+    memory: float = 0.90
+    # The memory the process may use (bytes); 0 = unknown, memory % is then not judged.
+    memory_limit_bytes: int = 0
+    # Steady growth = a slope above this many MB per hour with a linear fit of r2 >= memory_growth_r2.
+    memory_growth_mb_per_hour: float = 100.0
+    memory_growth_r2: float = 0.8
+    # Item 11: the request rate may fall at most this far below the baseline.
+    traffic_drop: float = 0.50
+    # Item 16: a job is late when its last run is older than interval x job_grace.
+    job_grace: float = 1.5
+    # Item 18 (Key metrics business ranges, per hour): [alert below, alert above].
+    registrations_per_hour: list[float] = field(default_factory=lambda: [5.0, 500.0])
+    transactions_per_hour: list[float] = field(default_factory=lambda: [10.0, 1000.0])
 
 
 @dataclass(frozen=True)
@@ -167,6 +188,47 @@ class Windows:
     # The longest window a first15 metric looks at; it starts at the deploy when the
     # deploy is more recent (a run seconds after it has few samples: inconclusive, not pass).
     first15: Duration = Duration(900.0)
+    # The windows of the later phases; each is cut to the time since the deploy minus
+    # `warmup` (the first seconds of a release are start-up, not its steady state).
+    first_hour: Duration = Duration(3600.0)
+    first_24h: Duration = Duration(7200.0)
+    daily: Duration = Duration(86400.0)
+    # The "current request rate" of item 11.
+    rate: Duration = Duration(300.0)
+    # Item 18: business counters are judged per hour over this window.
+    analytics: Duration = Duration(3600.0)
+    warmup: Duration = Duration(60.0)
+    # The shortest window worth judging at all (shorter: inconclusive) ...
+    min_window: Duration = Duration(60.0)
+    # ... unless the release reaches it within this long: the check then waits (bounded).
+    max_wait: Duration = Duration(0.0)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Item 22 and 27: how far the release may drift from its baseline (each with an absolute floor)."""
+
+    # Without a pre-deployment baseline in the record history: the same window this long ago (1d or 1w).
+    offset: str = "1d"
+    rate_tolerance: float = 0.20
+    rate_floor: float = 0.5  # requests/s
+    latency_tolerance: float = 0.30
+    latency_floor: Duration = Duration(0.05)
+    error_ratio: float = 2.0
+    error_floor: float = 0.005  # an error rate below this never fails the comparison
+    # Item 27: today vs yesterday.
+    trend_tolerance: float = 0.30
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job of item 16: where its freshness comes from, and how often it runs."""
+
+    name: str
+    interval: Duration
+    # PromQL returning the unix time of its last successful run, or SQL returning its newest row's time.
+    metric: str = ""
+    sql: str = ""
 
 
 @dataclass(frozen=True)
@@ -445,6 +507,12 @@ class Environment:
     log_checks: LogChecks = field(default_factory=LogChecks)
     sentry_review: SentryReview = field(default_factory=SentryReview)
     capacity: Capacity = field(default_factory=Capacity)
+    baseline: Baseline = field(default_factory=Baseline)
+    # Item 14: the endpoint labels (as in http_requests_total) that must serve; item 16: jobs.
+    endpoints: list[str] = field(
+        default_factory=lambda: ["/api/v1/health", "/api/v1/projects", "/api/v1/escrow/transactions"]
+    )
+    jobs: list[Job] = field(default_factory=list)
     # Production refuses --allow-writes unless its file opts in.
     writes_allowed: bool = True
     monitoring: Monitoring = field(default_factory=Monitoring)
@@ -575,6 +643,16 @@ class _Loader:
                 return Duration(parse_duration(value))  # type: ignore[arg-type]
             except ValueError as exc:
                 raise self.fail(where, str(exc)) from None
+        if origin is list and typing.get_args(hint) and dataclasses.is_dataclass(typing.get_args(hint)[0]):
+            if not isinstance(value, list):
+                raise self.fail(where, "must be a list of tables ([[...]] in TOML)")
+            return [self.build(typing.get_args(hint)[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if origin is list and typing.get_args(hint) == (float,):
+            if not isinstance(value, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value
+            ):
+                raise self.fail(where, "must be a list of numbers")
+            return [float(v) for v in value]
         if origin is list:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise self.fail(where, "must be a list of strings")

@@ -184,6 +184,8 @@ class Check:
         }
         if result.severity:
             entry["severity"] = result.severity
+        if result.data is not None:
+            entry["data"] = json.loads(redact(json.dumps(result.data, default=str)))
         self.item.user_properties.append((PROPERTY, json.dumps(entry, default=str)))
         reporting.attach_allure(entry)
         if not result.ok:

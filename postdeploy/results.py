@@ -21,6 +21,8 @@ class Result:
     advice: str = ""
     # A result may raise its check's severity (an error rate above the rollback bound).
     severity: str | None = None
+    # Structured data a later run reads back from record.json (a pre-deployment baseline).
+    data: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

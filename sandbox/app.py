@@ -30,6 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sandbox import state
 from sandbox.applog import access_line, setup_logging, write_stdout
 from sandbox.appmetrics import APP_INFO, ERRORS, HTTP_DURATION, HTTP_IN_PROGRESS, HTTP_REQUESTS, endpoint_label
+from sandbox.burn import CpuBurn
 from sandbox.dbpool import ConnectionPool
 from sandbox.faults import FaultFlags
 from sandbox.jobs import BackgroundJobs
@@ -205,6 +206,12 @@ class AppHandler(BaseHTTPRequestHandler):
         ctx = self.ctx
         if ctx.faults.active("slow"):
             time.sleep(0.6)
+        if ctx.faults.active("latency_regression"):
+            time.sleep(0.1)
+        if ctx.faults.active("endpoint_5xx") and request.path.rstrip("/") == API:
+            return error_response(500, "INTERNAL_ERROR", "Internal server error", request.path)
+        if ctx.faults.active("no_registrations") and request.path.rstrip("/") == f"{API}/auth/register":
+            return error_response(403, "HTTP_403", "Registrations are closed", request.path)
         injectable = request.path.startswith(API) and request.path.rstrip("/") not in FAULT_EXEMPT
         if injectable and ctx.faults.active("unhandled_errors") and random.random() < 0.3:
             raise InjectedFault("injected failure (sandbox fault unhandled_errors)")
@@ -297,6 +304,7 @@ def serve(argv: list[str] | None = None) -> int:
     threading.Thread(target=pool.fill, name="pool-fill", daemon=True).start()
     leaks = Leaks(pool)
     observability = ObservabilityFaults(log, paths.root)
+    burn = CpuBurn()
 
     def log_injected_error() -> None:
         log.error("Payment webhook processing failed: FinCra signature verification error (sandbox fault error_logged)")
@@ -306,6 +314,7 @@ def serve(argv: list[str] | None = None) -> int:
     def on_faults(active: frozenset[str]) -> None:
         leaks.apply(active)
         observability.apply(active)
+        burn.apply(active)
         if listeners is not None:
             listeners.apply(active)
 

@@ -23,6 +23,11 @@ ESCROW_TRANSACTIONS = Counter("escrow_transactions_total", "Escrow transactions 
 USER_REGISTRATIONS = Counter("user_registrations_total", "User registrations")
 KYC_SUBMISSIONS = Counter("kyc_submissions_total", "KYC submissions", ["status"])
 APP_INFO = Info("amani_app", "Application information")
+# Not in the reference service: the sandbox's jobs export their last successful run, the
+# freshness source item 16 can read instead of a "newest row" query.
+JOB_LAST_SUCCESS = Gauge(
+    "background_job_last_success_timestamp_seconds", "Unix time of the job's last successful run", ["task"]
+)
 
 # Business counters exist from the start (at zero) so that queries find the series.
 for _type, _status in (("hold", "completed"), ("release", "completed"), ("hold", "failed")):

@@ -10,12 +10,14 @@ import logging
 import threading
 import time
 
+from sandbox.appmetrics import JOB_LAST_SUCCESS
 from sandbox.dbpool import ConnectionPool
 from sandbox.faults import FaultFlags
 from sandbox.routes import driver_message
 
 WALLET_SYNC_INTERVAL = 30.0
 EVENT_INGESTION_INTERVAL = 15.0
+EMAIL_SENDING_INTERVAL = 10.0
 
 JOBS = {
     "Wallet balance sync": (
@@ -31,6 +33,16 @@ JOBS = {
         " FROM wallet_registry",
     ),
 }
+# Email sending: picks the sign-ups of the last hour that still need their welcome mail.
+JOBS["Email sending"] = (
+    EMAIL_SENDING_INTERVAL,
+    "SELECT count(*) FROM users WHERE NOT is_verified AND created_at > now() - interval '1 hour'",
+)
+
+
+def task_label(name: str) -> str:
+    """ "Wallet balance sync" -> "wallet_balance_sync" (the label of its last-run metric)."""
+    return name.lower().replace(" ", "_")
 
 
 class BackgroundJobs:
@@ -61,4 +73,5 @@ class BackgroundJobs:
                 except Exception as exc:
                     self.log.error(f"{name} failed: {driver_message(exc)}")
                 else:
+                    JOB_LAST_SUCCESS.labels(task_label(name)).set_to_current_time()
                     self.log.info(f"{name} completed")

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import httpx
 
-from sandbox import state
+from sandbox import history, state
 from sandbox.postgres import PortInUse, pdeathsig_prefix
 
 CONFIG_TEMPLATE = """\
@@ -53,6 +53,9 @@ class PrometheusServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.app_port = app_port
         config = self._write_config(with_rules=True)
+        if not (self.dir / "tsdb").exists():
+            # Yesterday's synthetic series, for `offset 1d`: only before the first start.
+            history.write_blocks(self.dir / "tsdb", state.PROMETHEUS_JOB, self.dir)
         self.port = port
         log_start = self.log_file.tell()
         self.proc = subprocess.Popen(

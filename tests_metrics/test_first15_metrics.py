@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from postdeploy import diagnostics
 from postdeploy.checks import metrics
 
 pytestmark = pytest.mark.first15
@@ -13,15 +14,17 @@ pytestmark = pytest.mark.first15
 
 @pytest.mark.checklist(5, "error_rate")
 @pytest.mark.severity("major")
-def test_error_rate(prom, target, deployment, check):
+def test_error_rate(request, prom, target, deployment, check):
     """5xx answers and unhandled exceptions below 1 % of requests (above 10 %: rollback)."""
     window = metrics.window_since(deployment.deployed_at, time.time(), target.windows.first15)
-    check.judge(metrics.error_rate(prom, target.prometheus.job, window, target.thresholds))
+    result = metrics.error_rate(prom, target.prometheus.job, window, target.thresholds)
+    check.judge(diagnostics.attach(result, "errors", request, target, window.seconds))
 
 
 @pytest.mark.checklist(6, "latency.p95")
 @pytest.mark.severity("major")
-def test_latency_p95(prom, target, deployment, check):
+def test_latency_p95(request, prom, target, deployment, check):
     """The 95th percentile response time below 500 ms."""
     window = metrics.window_since(deployment.deployed_at, time.time(), target.windows.first15)
-    check.judge(metrics.latency_p95(prom, target.prometheus.job, window, target.thresholds))
+    result = metrics.latency_p95(prom, target.prometheus.job, window, target.thresholds)
+    check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))

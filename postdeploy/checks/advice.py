@@ -47,6 +47,21 @@ ADVICE = {
     "alerts.tuning": "a flapping alert is noise: raise its `for:` duration or threshold, or fix the cause; review alerts that fired but needed no action",
 }
 
+# First hour, first 24 hours, daily: the metric checks (items 11-27).
+ADVICE.update(
+    {
+        "traffic.routed": "traffic is not reaching the release: check the load balancer / ingress targets, DNS and the rollout; compare with the old release's traffic",
+        "resources": "guide 'Memory Leaks': restart the service, monitor memory usage, profile the application, review recent code changes; CPU > 80%: scale up or optimise",
+        "endpoints": "an endpoint fails or gets no traffic: read its errors in the logs and Sentry; check its route and dependencies; critical functionality broken -> consider rollback",
+        "jobs.schedule": "a background job is late: check the scheduler / worker process and its logs; restart the worker; check the job's database and external dependencies",
+        "analytics": "user actions are outside the business ranges: check the sign-up and payment flows by hand and the frontend; compare with the same hour last week",
+        "dashboard": "read the failing panel below: error rate -> 'High Error Rate'; p95 -> 'Slow Response Times'; memory -> 'Memory Leaks'; CPU -> scale up or optimise",
+        "baseline.compare": "the release drifts from its baseline: look at what changed (git log of the release), slow queries (pg_stat_statements), CPU/memory; decide fix-forward or rollback",
+        "baseline.captured": "no baseline: make sure traffic reaches the current release and Prometheus scrapes it before deploying",
+        "trend": "today degrades against yesterday: check slow queries, CPU/memory and the day's deploys; gradual degradation needs a ticket even without an incident",
+    }
+)
+
 
 def advice(check_id: str) -> str:
     return ADVICE.get(check_id, "")

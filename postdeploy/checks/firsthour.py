@@ -1,0 +1,384 @@
+"""First hour, items 11, 13, 14, 16 and 18: traffic, memory and CPU, endpoints, jobs, business counters.
+
+Windows end now and start at most the phase's window ago, and never before the deploy
+plus its warm-up: what the previous release did is not this one's doing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from postdeploy.checks import trends
+from postdeploy.checks.advice import advice
+from postdeploy.checks.metrics import Window
+from postdeploy.config import Job, Thresholds, Windows
+from postdeploy.durations import human, promql_duration
+from postdeploy.errors import TargetError
+from postdeploy.promql import PromClient
+from postdeploy.results import Result, failed, inconclusive, passed, skipped
+
+MB = 1024 * 1024
+
+
+def recent_window(deployed_at: datetime | None, now: float, longest: float, warmup: float) -> Window:
+    """The last `longest` seconds, cut to start no earlier than the deploy + warm-up."""
+    if deployed_at is None:
+        return Window(longest)
+    return Window(max(0.0, min(longest, now - deployed_at.timestamp() - warmup)))
+
+
+def settled_window(
+    deployed_at: datetime | None,
+    longest: float,
+    windows: Windows,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Window:
+    """The recent window; when it is short of `min_window` by at most `max_wait`, wait for it first."""
+    window = recent_window(deployed_at, clock(), longest, windows.warmup)
+    shortfall = min(windows.min_window, longest) - window.seconds
+    if 0 < shortfall <= windows.max_wait:
+        sleep(shortfall + 0.5)
+        window = recent_window(deployed_at, clock(), longest, windows.warmup)
+    return window
+
+
+def too_young(window: Window, windows: Windows, check_id: str) -> Result | None:
+    """Inconclusive when the window since the deploy is shorter than the shortest one worth judging."""
+    if window.seconds >= windows.min_window:
+        return None
+    return inconclusive(
+        f"inconclusive: the release has only {human(window.seconds)} of data after its {human(windows.warmup)} "
+        f"warm-up, need {human(windows.min_window)}; run this phase later",
+        value=human(window.seconds),
+        threshold=f">= {human(windows.min_window)}",
+        evidence={"window": str(window)},
+        advice=advice(check_id),
+    )
+
+
+def _rng(seconds: float, offset: str = "") -> str:
+    return f"[{promql_duration(seconds)}]" + (f" offset {offset}" if offset else "")
+
+
+# -- item 11 ----------------------------------------------------------------------------------
+def request_rate_query(job: str, seconds: float, offset: str = "") -> str:
+    return f'sum(rate(http_requests_total{{job="{job}"}}{_rng(seconds, offset)}))'
+
+
+def traffic_routed(
+    prom: PromClient, job: str, rate_window: float, baseline: float | None, source: str, th: Thresholds
+) -> Result:
+    """The current request rate is not below the baseline by more than `th.traffic_drop`."""
+    query = request_rate_query(job, rate_window)
+    evidence: dict[str, Any] = {"query": query, "window": human(rate_window), "baseline": source}
+    floor = f">= {1 - th.traffic_drop:.0%} of baseline"
+    if baseline is None:
+        return inconclusive(f"inconclusive: no baseline request rate ({source})", threshold=floor, evidence=evidence)
+    expected = baseline * rate_window
+    if expected < th.min_requests:
+        return inconclusive(
+            trends.short_of(expected, th.min_requests, "requests expected at the baseline rate", human(rate_window)),
+            value=f"baseline {baseline:.2f}/s",
+            threshold=floor,
+            evidence=evidence,
+        )
+    try:
+        rate = prom.value(query)
+    except TargetError as exc:
+        return failed(f"cannot read the request rate: {exc}", evidence=evidence, advice=advice("traffic.routed"))
+    rate = rate or 0.0
+    evidence.update({"request rate": f"{rate:.2f}/s", "baseline rate": f"{baseline:.2f}/s"})
+    shown = f"request rate {rate:.2f}/s vs baseline {baseline:.2f}/s ({(rate - baseline) / baseline:+.0%}) over {human(rate_window)}"
+    if rate < (1 - th.traffic_drop) * baseline:
+        evidence["key metric"] = "API calls/minute: alert on a drop > 50%"
+        return failed(
+            f"{shown}: more than {th.traffic_drop:.0%} below the baseline (is traffic reaching the release?)",
+            value=f"{rate:.2f}/s",
+            threshold=floor,
+            evidence=evidence,
+            advice=advice("traffic.routed"),
+        )
+    return passed(shown, value=f"{rate:.2f}/s", threshold=floor, evidence=evidence)
+
+
+# -- item 13 ----------------------------------------------------------------------------------
+def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thresholds) -> Result:
+    """No steady memory growth: the least-squares slope of RSS over the window, per process."""
+    query = f'process_resident_memory_bytes{{job="{job}"}}'
+    step = float(max(1, math.ceil(window.seconds / 120)))
+    evidence: dict[str, Any] = {"query": f"{query} (range, step {step:g}s)", "window": str(window)}
+    limit = f"< {th.memory_growth_mb_per_hour:g} MB/h (fit r2 >= {th.memory_growth_r2:g})"
+    try:
+        series = prom.query_range(query, now - window.seconds, now, step)
+    except TargetError as exc:
+        return failed(f"cannot read memory: {exc}", evidence=evidence, advice=advice("resources"))
+    worst: tuple[str, trends.Slope] | None = None
+    for s in series:
+        fit = trends.slope(s.points)
+        if fit is None:
+            continue
+        name = s.labels.get("instance", "?")
+        evidence[f"RSS {name}"] = describe_slope(fit, window.seconds)
+        if worst is None or fit.per_second > worst[1].per_second:
+            worst = (name, fit)
+    if worst is None or worst[1].points < 5:
+        got = 0 if worst is None else worst[1].points
+        return inconclusive(
+            f"inconclusive: {got} RSS samples in {window}, need 5 to judge a slope",
+            threshold=limit,
+            evidence=evidence,
+        )
+    name, fit = worst
+    growth = fit.per_hour() / MB
+    data = {"slope_bytes_per_s": fit.per_second, "r2": fit.r2, "rss_bytes": fit.last}
+    problems = []
+    if growth > th.memory_growth_mb_per_hour and fit.r2 >= th.memory_growth_r2:
+        problems.append(f"memory grows steadily on {name}: {describe_slope(fit, window.seconds)}")
+    if th.memory_limit_bytes:
+        used = fit.last / th.memory_limit_bytes
+        evidence["memory used"] = f"{used:.0%} of {th.memory_limit_bytes / MB:.0f} MB"
+        if used > th.memory:
+            problems.append(f"memory at {used:.0%} of the limit (> {th.memory:.0%})")
+    else:
+        evidence["memory used"] = "not judged: set thresholds.memory_limit_bytes"
+    if problems:
+        evidence["key metric"] = f"memory > {th.memory:.0%}: investigate memory leaks"
+        return failed(
+            "; ".join(problems),
+            value=f"{growth:+.0f} MB/h",
+            threshold=limit,
+            evidence=evidence,
+            advice=advice("resources"),
+            data=data,
+        )
+    return passed(
+        f"no steady memory growth: {describe_slope(fit, window.seconds)}",
+        value=f"{growth:+.0f} MB/h",
+        threshold=limit,
+        evidence=evidence,
+        data=data,
+    )
+
+
+def describe_slope(fit: trends.Slope, window: float) -> str:
+    """RSS 45 MB -> 61 MB over 25s (26 points), +0.64 MB/s = +2304 MB/h (r2 0.99); in 1h: 2.3 GB."""
+    return (
+        f"{fit.first / MB:.1f} MB -> {fit.last / MB:.1f} MB over {human(fit.span)} ({fit.points} points), "
+        f"slope {fit.per_second / MB:+.3f} MB/s = {fit.per_hour() / MB:+.0f} MB/h (r2 {fit.r2:.2f}); "
+        f"projected in 1h: {fit.projection(3600) / MB:.0f} MB"
+    )
+
+
+def cpu_usage(prom: PromClient, job: str, rate_window: float, th: Thresholds) -> Result:
+    """CPU of each process over the rate window, as a share of `cpu_cores`, below the threshold."""
+    query = f'sum by (instance) (rate(process_cpu_seconds_total{{job="{job}"}}{_rng(rate_window)}))'
+    evidence: dict[str, Any] = {"query": query, "cores": f"{th.cpu_cores:g}"}
+    limit = f"< {th.cpu:.0%}"
+    try:
+        samples = prom.query(query)
+    except TargetError as exc:
+        return failed(f"cannot read CPU: {exc}", evidence=evidence, advice=advice("resources"))
+    usage = {s.labels.get("instance", "?"): s.value / th.cpu_cores for s in samples if math.isfinite(s.value)}
+    if not usage:
+        return inconclusive(
+            f"no data: no process_cpu_seconds_total for job {job!r}", threshold=limit, evidence=evidence
+        )
+    for name, u in usage.items():
+        evidence[f"CPU {name}"] = f"{u:.0%}"
+    name, top = max(usage.items(), key=lambda kv: kv[1])
+    if top >= th.cpu:
+        evidence["key metric"] = f"CPU > {th.cpu:.0%}: scale up or optimise"
+        return failed(
+            f"CPU {top:.0%} of {th.cpu_cores:g} core(s) on {name} over {human(rate_window)} is above {th.cpu:.0%}",
+            value=f"{top:.0%}",
+            threshold=limit,
+            evidence=evidence,
+            advice=advice("resources"),
+        )
+    return passed(f"CPU {top:.0%} of {th.cpu_cores:g} core(s)", value=f"{top:.0%}", threshold=limit, evidence=evidence)
+
+
+def combine(parts: dict[str, Result], check_id: str) -> Result:
+    """One result from several: failed if any failed, inconclusive if any was, else passed."""
+    evidence: dict[str, Any] = {}
+    for name, r in parts.items():
+        evidence[name] = f"{r.outcome}: {r.summary}"
+        evidence.update({f"{name} {k}": v for k, v in r.evidence.items()})
+    bad = [f"{n}: {r.summary}" for n, r in parts.items() if r.outcome == "failed"]
+    unsure = [f"{n}: {r.summary}" for n, r in parts.items() if r.outcome == "inconclusive"]
+    values = {n: r.value for n, r in parts.items()}
+    thresholds = {n: r.threshold for n, r in parts.items()}
+    data = {n: r.data for n, r in parts.items() if r.data is not None}
+    kw: dict[str, Any] = {"value": values, "threshold": thresholds, "evidence": evidence, "data": data or None}
+    # A part may raise the check's severity (an error rate above the rollback bound).
+    raised = [r.severity for r in parts.values() if r.severity and r.outcome == "failed"]
+    if raised:
+        kw["severity"] = "critical" if "critical" in raised else raised[0]
+    if bad:
+        return failed("; ".join(bad), advice=advice(check_id), **kw)
+    if unsure:
+        return inconclusive("; ".join(unsure), advice=advice(check_id), **kw)
+    return passed("; ".join(f"{n}: {r.summary}" for n, r in parts.items()), **kw)
+
+
+# -- item 14 ----------------------------------------------------------------------------------
+def endpoint_queries(job: str, seconds: float) -> dict[str, str]:
+    sel, rng = f'job="{job}"', _rng(seconds)
+    return {
+        "requests": f"sum by (endpoint) (increase(http_requests_total{{{sel}}}{rng}))",
+        "5xx": f'sum by (endpoint) (increase(http_requests_total{{{sel},status=~"5.."}}{rng}))',
+        "unhandled": f"sum by (endpoint) (increase(errors_total{{{sel}}}{rng}))",
+        "p95": f"histogram_quantile(0.95, sum by (le, endpoint) (rate(http_request_duration_seconds_bucket{{{sel}}}{rng})))",
+    }
+
+
+def endpoints(prom: PromClient, job: str, wanted: list[str], window: Window, th: Thresholds) -> Result:
+    """Every configured endpoint has traffic and no 5xx in the window; p95 per endpoint reported."""
+    if not wanted:
+        return skipped("not configured: list the critical endpoints in `endpoints` of the environment file")
+    queries = endpoint_queries(job, window.seconds)
+    evidence: dict[str, Any] = {f"query {k}": q for k, q in queries.items()}
+    evidence["window"] = str(window)
+    try:
+        got = {k: {s.labels.get("endpoint", ""): s.value for s in prom.query(q)} for k, q in queries.items()}
+    except TargetError as exc:
+        return failed(f"cannot read per-endpoint traffic: {exc}", evidence=evidence, advice=advice("endpoints"))
+    total = sum(v for v in got["requests"].values() if math.isfinite(v)) + sum(got["unhandled"].values())
+    if total < th.min_requests:
+        return inconclusive(
+            trends.short_of(total, th.min_requests, "requests", str(window)),
+            value=f"{total:.0f} requests",
+            threshold=f">= {th.min_requests} requests",
+            evidence=evidence,
+        )
+    problems, rows = [], {}
+    for ep in wanted:
+        n = got["requests"].get(ep, 0.0) + got["unhandled"].get(ep, 0.0)
+        bad = got["5xx"].get(ep, 0.0) + got["unhandled"].get(ep, 0.0)
+        p95 = got["p95"].get(ep)
+        shown_p95 = human(p95) if p95 is not None and math.isfinite(p95) else "n/a"
+        rows[ep] = {"requests": round(n), "5xx": round(bad), "p95": shown_p95}
+        evidence[f"endpoint {ep}"] = f"{n:.0f} requests, {bad:.0f} 5xx, p95 {shown_p95}"
+        if round(n) <= 0:
+            problems.append(f"{ep}: no traffic in {window}")
+        elif round(bad) > 0:
+            problems.append(f"{ep}: {bad:.0f} of {n:.0f} requests answered 5xx")
+    if problems:
+        return failed(
+            "endpoints failing: " + "; ".join(problems),
+            value=len(problems),
+            threshold="0 endpoints without traffic or with 5xx",
+            evidence=evidence,
+            advice=advice("endpoints"),
+            data={"endpoints": rows},
+        )
+    return passed(
+        f"{len(wanted)} endpoints serve without 5xx over {window}",
+        value=0,
+        threshold="0 endpoints without traffic or with 5xx",
+        evidence=evidence,
+        data={"endpoints": rows},
+    )
+
+
+# -- item 16 ----------------------------------------------------------------------------------
+def job_last_run(job: Job, prom: PromClient | None, sql_runner: Callable[[str], Any] | None) -> float | None:
+    """Unix time of the job's last run from its metric or its SQL; None when nothing is known."""
+    if job.metric:
+        if prom is None:
+            raise TargetError(f"job {job.name!r} reads a metric but no [prometheus] is configured")
+        return prom.value(job.metric)
+    if sql_runner is None:
+        raise TargetError(f"job {job.name!r} reads SQL but no [database] is configured")
+    value = sql_runner(job.sql)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def jobs_schedule(
+    jobs: list[Job], prom: PromClient | None, sql_runner: Callable[[str], Any] | None, now: float, th: Thresholds
+) -> Result:
+    """Each configured job ran within its interval x grace."""
+    if not jobs:
+        return skipped("not configured: add [[jobs]] entries (name, interval, metric or sql) to the environment file")
+    evidence: dict[str, Any] = {}
+    problems = []
+    for job in jobs:
+        source = f"metric {job.metric}" if job.metric else f"SQL {job.sql}"
+        limit = job.interval * th.job_grace
+        if bool(job.metric) == bool(job.sql):
+            problems.append(f"{job.name}: configure exactly one of metric or sql")
+            continue
+        try:
+            last = job_last_run(job, prom, sql_runner)
+        except TargetError as exc:
+            problems.append(f"{job.name}: cannot read its last run: {exc}")
+            evidence[job.name] = source
+            continue
+        if last is None:
+            problems.append(f"{job.name}: no last run known ({source} returned nothing)")
+            evidence[job.name] = f"{source}: no data"
+            continue
+        age = now - last
+        evidence[job.name] = (
+            f"last run {human(max(age, 0))} ago, every {human(job.interval)}, late after {human(limit)}; {source}"
+        )
+        if age > limit:
+            problems.append(
+                f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
+            )
+    if problems:
+        return failed(
+            "background jobs late: " + "; ".join(problems),
+            value=len(problems),
+            threshold="0 late jobs",
+            evidence=evidence,
+            advice=advice("jobs.schedule"),
+        )
+    return passed(f"{len(jobs)} jobs ran within their intervals", value=0, threshold="0 late jobs", evidence=evidence)
+
+
+# -- item 18 ----------------------------------------------------------------------------------
+def business_rate(
+    prom: PromClient, name: str, query: str, seconds: float, bounds: list[float]
+) -> tuple[str, str, dict[str, Any]]:
+    """Judge one business counter per hour: ("ok"|"bad"|"unsure", sentence, evidence)."""
+    low, high = (list(bounds) + [0.0, math.inf])[:2]
+    count = prom.value(query) or 0.0
+    hourly = trends.per_hour(count, seconds)
+    state, why = trends.business_verdict(count, seconds, low, high)
+    shown = f"{name} {hourly:.0f}/h ({count:.0f} in {human(seconds)}): {why}"
+    evidence = {f"{name} query": query, name: f"{shown} (alert < {low:g} or > {high:g}/h)"}
+    return state, ("inconclusive: " if state == "unsure" else "") + shown, evidence
+
+
+def analytics(prom: PromClient, job: str, seconds: float, th: Thresholds) -> Result:
+    """Registrations and transactions per hour within the Key-metrics business ranges."""
+    sel, rng = f'job="{job}"', _rng(seconds)
+    counters = {
+        "registrations": (f"sum(increase(user_registrations_total{{{sel}}}{rng}))", th.registrations_per_hour),
+        "transactions": (f"sum(increase(escrow_transactions_total{{{sel}}}{rng}))", th.transactions_per_hour),
+    }
+    evidence: dict[str, Any] = {}
+    verdicts = []
+    try:
+        for name, (query, bounds) in counters.items():
+            state, sentence, ev = business_rate(prom, name, query, seconds, bounds)
+            verdicts.append((state, sentence))
+            evidence.update(ev)
+    except TargetError as exc:
+        return failed(f"cannot read business counters: {exc}", evidence=evidence, advice=advice("analytics"))
+    text = "; ".join(s for _, s in verdicts)
+    if any(s == "bad" for s, _ in verdicts):
+        return failed(text, threshold="Key metrics business ranges", evidence=evidence, advice=advice("analytics"))
+    if any(s == "unsure" for s, _ in verdicts):
+        return inconclusive(text, threshold="Key metrics business ranges", evidence=evidence)
+    return passed(text, threshold="Key metrics business ranges", evidence=evidence)

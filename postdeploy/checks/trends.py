@@ -1,0 +1,178 @@
+"""The arithmetic of the later phases: slopes, baseline tolerances with floors, minimum samples.
+
+Plain functions without I/O, so that they are unit- and property-tested on their own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from postdeploy.durations import human
+
+
+@dataclass(frozen=True)
+class Slope:
+    """A least-squares line through (time, value) points: growth per second and fit quality."""
+
+    per_second: float
+    r2: float
+    points: int
+    span: float  # seconds between the first and the last point
+    first: float
+    last: float
+
+    def per_hour(self) -> float:
+        return self.per_second * 3600.0
+
+    def projection(self, seconds: float) -> float:
+        """The value `seconds` after the last point if the line holds."""
+        return self.last + self.per_second * seconds
+
+
+def slope(points: Sequence[tuple[float, float]]) -> Slope | None:
+    """Fit a line to the points; None with fewer than 3 points or no time span.
+
+    r2 is 1 for a perfect line and near 0 for noise; a flat series has r2 0 (no trend).
+    """
+    pts = [(t, v) for t, v in points if math.isfinite(t) and math.isfinite(v)]
+    if len(pts) < 3:
+        return None
+    n = len(pts)
+    mt = sum(t for t, _ in pts) / n
+    mv = sum(v for _, v in pts) / n
+    stt = sum((t - mt) ** 2 for t, _ in pts)
+    if stt <= 0:
+        return None
+    stv = sum((t - mt) * (v - mv) for t, v in pts)
+    svv = sum((v - mv) ** 2 for _, v in pts)
+    k = stv / stt
+    r2 = 0.0 if svv <= 0 else max(0.0, min(1.0, (stv * stv) / (stt * svv)))
+    return Slope(k, r2, n, pts[-1][0] - pts[0][0], pts[0][1], pts[-1][1])
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One metric compared with its baseline: the verdict and the numbers behind it."""
+
+    name: str
+    current: float | None
+    baseline: float | None
+    allowed: str
+    ok: bool | None  # None: cannot be judged (no data on one side)
+    delta: str
+
+    def line(self) -> str:
+        state = {True: "ok", False: "OUT OF TOLERANCE", None: "no data"}[self.ok]
+        return f"{self.name}: now {_fmt(self.name, self.current)}, baseline {_fmt(self.name, self.baseline)}, {self.delta} (allowed {self.allowed}): {state}"
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if "latency" in name or name.startswith("p"):
+        return human(value)
+    if "error" in name:
+        return f"{value:.2%}"
+    return f"{value:.2f}/s"
+
+
+def _delta(current: float, base: float, unit: str) -> str:
+    diff = current - base
+    pct = f" ({diff / base:+.0%})" if base > 0 else ""
+    if unit == "s":
+        return f"{'+' if diff >= 0 else '-'}{human(abs(diff))}{pct}"
+    if unit == "%":
+        return f"{diff * 100:+.2f} points{pct}"
+    return f"{diff:+.2f}/s{pct}"
+
+
+def within(current: float, base: float, tolerance: float, floor: float) -> bool:
+    """|current - base| <= max(tolerance x base, floor): a tiny baseline does not cry wolf."""
+    return abs(current - base) <= max(tolerance * abs(base), floor)
+
+
+def compare_rate(name: str, current: float | None, base: float | None, tolerance: float, floor: float) -> Drift:
+    """Request rate within +-tolerance of the baseline (or within `floor` req/s)."""
+    allowed = f"+-max({tolerance:.0%}, {floor:g}/s)"
+    if current is None or base is None:
+        return Drift(name, current, base, allowed, None, "")
+    return Drift(name, current, base, allowed, within(current, base, tolerance, floor), _delta(current, base, "/s"))
+
+
+def compare_latency(name: str, current: float | None, base: float | None, tolerance: float, floor: float) -> Drift:
+    """Latency may not exceed the baseline by more than max(tolerance, floor); faster is fine."""
+    allowed = f"+max({tolerance:.0%}, {human(floor)})"
+    if current is None or base is None:
+        return Drift(name, current, base, allowed, None, "")
+    ok = current - base <= max(tolerance * base, floor)
+    return Drift(name, current, base, allowed, ok, _delta(current, base, "s"))
+
+
+def compare_errors(name: str, current: float | None, base: float | None, ratio: float, floor: float) -> Drift:
+    """Error rate below ratio x baseline; a rate under `floor` never fails (0 errors x 2 is 0)."""
+    allowed = f"< max({ratio:g}x, {floor:.2%})"
+    if current is None or base is None:
+        return Drift(name, current, base, allowed, None, "")
+    ok = current <= max(ratio * base, floor)
+    return Drift(name, current, base, allowed, ok, _delta(current, base, "%"))
+
+
+def enough(count: float | None, need: int) -> bool:
+    """The minimum-sample rule: a ratio or percentile needs `need` observations."""
+    return count is not None and count >= need
+
+
+def short_of(count: float | None, need: int, what: str, window: str) -> str:
+    """The inconclusive sentence with its numbers."""
+    got = 0 if count is None else count
+    return f"inconclusive: {got:.0f} {what} in {window}, need {need}"
+
+
+def per_hour(count: float, seconds: float) -> float:
+    return count * 3600.0 / seconds if seconds > 0 else 0.0
+
+
+def poisson_cdf(k: float, lam: float) -> float:
+    """P(X <= k) for a Poisson count of mean `lam` (k rounded down; k < 0 gives 0)."""
+    if k < 0:
+        return 0.0
+    if lam <= 0:
+        return 1.0
+    term = total = math.exp(-lam)
+    for i in range(1, int(k) + 1):
+        term *= lam / i
+        total += term
+    return min(1.0, total)
+
+
+# A count is "below the bound" when seeing so few at the bound's rate has less than this chance.
+SIGNIFICANCE = 0.05
+
+
+def business_verdict(count: float, seconds: float, low: float, high: float) -> tuple[str, str]:
+    """Judge a business counter against [low, high] per hour: ("ok" | "bad" | "unsure", why).
+
+    Short windows see few events: a count is judged against a bound only when chance alone
+    would explain it less than 5 % of the time (a Poisson test at the bound's rate).
+    """
+    hourly = per_hour(count, seconds)
+    lam_low, lam_high = low * seconds / 3600.0, high * seconds / 3600.0
+    if hourly < low:
+        p = poisson_cdf(count, lam_low)
+        if p < SIGNIFICANCE:
+            return "bad", f"below {low:g}/h ({count:.0f} seen where the bound expects {lam_low:.1f}, p={p:.3f})"
+        if count == 0:
+            need = 3.0 * 3600.0 / low if low > 0 else math.inf
+            return (
+                "unsure",
+                f"0 seen; at {low:g}/h only {lam_low:.1f} are expected in {human(seconds)}, need a window of {human(need)}",
+            )
+        return "ok", f"below {low:g}/h but within chance (p={p:.2f})"
+    if hourly > high:
+        p = 1.0 - poisson_cdf(count - 1, lam_high)
+        if p < SIGNIFICANCE:
+            return "bad", f"above {high:g}/h ({count:.0f} seen where the bound expects {lam_high:.1f})"
+        return "ok", f"above {high:g}/h but within chance (p={p:.2f})"
+    return "ok", f"within {low:g}-{high:g}/h"

@@ -1,0 +1,85 @@
+"""First 24 hours, items 19 and 22: the dashboard review and the comparison with the baseline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from postdeploy import diagnostics
+from postdeploy.checks import baseline, firsthour, metrics
+from postdeploy.durations import human
+from postdeploy.results import Result
+
+pytestmark = pytest.mark.first_24h
+
+
+def dashboard_extra(request: pytest.FixtureRequest) -> dict[str, Result]:
+    """Hook: other parts of the dashboard review (DB connections stable) as named results.
+
+    A conftest (or another module's fixture) may provide `dashboard_parts`, a dict of results.
+    """
+    try:
+        return dict(request.getfixturevalue("dashboard_parts"))
+    except pytest.FixtureLookupError:
+        return {}
+
+
+@pytest.mark.checklist(19, "dashboard")
+@pytest.mark.severity("major")
+def test_dashboard(request, prom, target, deployment, check):
+    """Error rate < 1 %, p95 < 500 ms, no memory leak, no CPU anomaly (DB connections: hook)."""
+    window = firsthour.settled_window(deployment.deployed_at, target.windows.first_24h, target.windows)
+    young = firsthour.too_young(window, target.windows, "dashboard")
+    if young is not None:
+        check.judge(young)
+    job, th = target.prometheus.job, target.thresholds
+    parts = {
+        "error rate": diagnostics.attach(
+            metrics.error_rate(prom, job, window, th), "errors", request, target, window.seconds
+        ),
+        "p95": diagnostics.attach(
+            metrics.latency_p95(prom, job, window, th), "latency", request, target, window.seconds
+        ),
+        "memory": diagnostics.attach(
+            firsthour.memory_trend(prom, job, window, time.time(), th), "memory", request, target, window.seconds
+        ),
+        "cpu": firsthour.cpu_usage(prom, job, target.windows.rate, th),
+    }
+    parts.update(dashboard_extra(request))
+    result = firsthour.combine(parts, "dashboard")
+    # The Key-metrics targets (p50/p95/p99, error rate) as the report's action lines.
+    snaps, error = baseline.measure(prom, job, {"p50/p95/p99": (window.seconds, "")})
+    if error is None:
+        snap = snaps["p50/p95/p99"]
+        result.evidence["p50 / p95 / p99"] = baseline.describe(snap)
+        actions = baseline.key_actions(snap, th)
+        result.evidence["key metrics"] = "; ".join(actions) or "within the Key-metrics targets"
+    check.judge(result)
+
+
+@pytest.mark.checklist(22, "baseline.compare")
+@pytest.mark.severity("major")
+def test_baseline_compare(request, prom, target, deployment, history, check):
+    """Request rate within +-20 %, p95 within +30 % (floor 50 ms), error rate < 2x the baseline."""
+    window = firsthour.settled_window(deployment.deployed_at, target.windows.first_24h, target.windows)
+    young = firsthour.too_young(window, target.windows, "baseline.compare")
+    if young is not None:
+        check.judge(young)
+    job = target.prometheus.job
+    found = baseline.from_history(history)
+    pairs = {"the current window": (window.seconds, "")}
+    if found is None:
+        # Yesterday's window is the whole phase window: the deploy does not cut it.
+        offset, seconds = target.baseline.offset, target.windows.first_24h
+        pairs["the baseline"] = (seconds, offset)
+        source = f"no pre_deploy baseline in the record history: the {human(seconds)} before now, {offset} ago"
+    # Per-endpoint figures where the stored baseline has them (shown, not judged).
+    endpoints = list((found[1].get("endpoints") or {}) if found else [])
+    snaps, error = baseline.measure(prom, job, pairs, endpoints)
+    if error is not None:
+        check.judge(error)
+    current = snaps["the current window"]
+    source, base = found if found is not None else (source, snaps["the baseline"])
+    result = baseline.compare(current, base, source, target.baseline, target.thresholds, "baseline.compare")
+    check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))
