@@ -7,28 +7,26 @@ import time
 import pytest
 
 from postdeploy import diagnostics
-from postdeploy.checks import baseline, firsthour, metrics
+from postdeploy.checks import baseline, database, firsthour, metrics
 from postdeploy.durations import human
 from postdeploy.results import Result
 
 pytestmark = pytest.mark.first_24h
 
 
-def dashboard_extra(request: pytest.FixtureRequest) -> dict[str, Result]:
-    """Hook: other parts of the dashboard review (DB connections stable) as named results.
-
-    A conftest (or another module's fixture) may provide `dashboard_parts`, a dict of results.
-    """
-    try:
-        return dict(request.getfixturevalue("dashboard_parts"))
-    except pytest.FixtureLookupError:
+def db_connections_part(request: pytest.FixtureRequest, prom, target, deployment) -> dict[str, Result]:
+    """"DB connections stable" of the dashboard review: the db.connections judgement (both sources)."""
+    if target.database is None:
         return {}
+    conn = request.getfixturevalue("db")
+    job = target.prometheus.job
+    return {"db connections": database.connections(prom, job, conn, target.db_checks, deployment.deployed_at)}
 
 
 @pytest.mark.checklist(19, "dashboard")
 @pytest.mark.severity("major")
 def test_dashboard(request, prom, target, deployment, check):
-    """Error rate < 1 %, p95 < 500 ms, no memory leak, no CPU anomaly (DB connections: hook)."""
+    """Error rate < 1 %, p95 < 500 ms, no memory leak, no CPU anomaly, DB connections stable."""
     window = firsthour.settled_window(deployment.deployed_at, target.windows.first_24h, target.windows)
     young = firsthour.too_young(window, target.windows, "dashboard")
     if young is not None:
@@ -46,7 +44,7 @@ def test_dashboard(request, prom, target, deployment, check):
         ),
         "cpu": firsthour.cpu_usage(prom, job, target.windows.rate, th),
     }
-    parts.update(dashboard_extra(request))
+    parts.update(db_connections_part(request, prom, target, deployment))
     result = firsthour.combine(parts, "dashboard")
     # The Key-metrics targets (p50/p95/p99, error rate) as the report's action lines.
     snaps, error = baseline.measure(prom, job, {"p50/p95/p99": (window.seconds, "")})
