@@ -219,6 +219,10 @@ class Baseline:
     # Item 27: today vs yesterday.
     trend_tolerance: float = 0.30
 
+    def __post_init__(self) -> None:
+        if self.offset not in ("1d", "1w"):
+            raise ValueError(f"offset must be 1d or 1w, got {self.offset!r}")
+
 
 @dataclass(frozen=True)
 class Job:
@@ -627,7 +631,10 @@ class _Loader:
                 if _is_secret(hints[name]):
                     raise self.fail(here, f"missing secret: set {name}_env or {name}_file")
                 raise self.fail(here, "missing required key")
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except ValueError as exc:
+            raise self.fail(where or "(top level)", str(exc)) from None
 
     def convert(self, hint: Any, value: object, where: str) -> Any:
         if isinstance(value, str):

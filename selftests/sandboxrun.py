@@ -97,3 +97,42 @@ def start(folder: Path) -> Sandbox:
         tail = log.read_text()[-3000:] if log.exists() else ""
         raise RuntimeError(f"sandbox up failed:\n{proc.stdout}\n{proc.stderr}\n{tail}")
     return box
+
+
+# Every manual item attested, as a person would after doing it: a run that must reach
+# `success` passes these (a pending attestation makes the verdict `issues`).
+ATTESTED = (
+    "--attest",
+    "smoke.manual=qa@amani: clicked through login and escrow on staging",
+    "--attest",
+    "team.communicated=lead@amani: posted in #releases",
+    "--attest",
+    "support.channels=selftest: no complaints in #support",
+    "--attest",
+    "analytics.reviewed=selftest: sign-ups and escrow moves as usual",
+)
+PREVIOUS_RELEASE = ("1.4.1", "4d2e8a1b7c9f0e3d5a6b8c1f2e4d7a9b0c3e5f61")
+
+
+def seed_history(reports: Path, state: dict[str, Any], *, staging: bool = True) -> None:
+    """Write earlier records as the suite writes them: a successful run of the previous release
+    (the rollback target) and, with `staging`, the staging verification of this one (the local
+    environment stands in for its own staging)."""
+    seeds = [("20261112T100000Z-first15", *PREVIOUS_RELEASE)]
+    if staging:
+        seeds.append(("20261126T190000Z-first15", state["expected_version"], state["expected_commit"]))
+    for name, version, commit in seeds:
+        folder = reports / "local" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {
+            "env": "local",
+            "phase": "first15",
+            "version": version,
+            "commit": commit,
+            "verdict": "success",
+            "verdict_reasons": [],
+            "complete": True,
+            "checks": [],
+            "end": name[:15],
+        }
+        (folder / "record.json").write_text(json.dumps(record))

@@ -8,7 +8,6 @@ Only this area's test files are selected: other areas add checks to the same pha
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sandboxrun import ROOT, Run, Sandbox
+from sandboxrun import ROOT, Run, Sandbox, seed_history
 
 FILES = (
     "tests_db/test_backups.py",
@@ -46,29 +45,6 @@ EXPECT: dict[str, dict[str, str]] = {
     },
 }
 ALL = "pre_deploy or daily or weekly"
-
-
-def seed_history(reports: Path, state: dict) -> None:
-    """Earlier records, as the suite writes them: a successful run of the previous release
-    (the rollback target) and the staging verification of this one (local stands in for staging)."""
-    for name, version, commit in (
-        ("20261112T100000Z-first15", "1.4.1", "4d2e8a1b7c9f0e3d5a6b8c1f2e4d7a9b0c3e5f61"),
-        ("20261126T190000Z-first15", state["expected_version"], state["expected_commit"]),
-    ):
-        folder = reports / "local" / name
-        folder.mkdir(parents=True)
-        record = {
-            "env": "local",
-            "phase": "first15",
-            "version": version,
-            "commit": commit,
-            "verdict": "success",
-            "verdict_reasons": [],
-            "complete": True,
-            "checks": [],
-            "end": name[:15],
-        }
-        (folder / "record.json").write_text(json.dumps(record))
 
 
 def scratch_databases(box: Sandbox) -> list[str]:

@@ -1,12 +1,14 @@
 """The healthy sandbox never raises an alarm: run after run, every verdict is success.
 
 A check that fails now and then on a healthy deployment teaches people to ignore the
-verdict, so this runs the phases that exist against the healthy sandbox, with its
-synthetic traffic running, many times in a row. By default 20 runs, in the order
-first15, first15 `-n 2`, first15, first_hour, first15, repeated: 12 serial first15 runs,
-4 first15 runs under `-n 2` and 4 first_hour runs, about 80 s on a 2-core machine.
-POSTDEPLOY_FALSE_ALARM_RUNS sets the number of runs (same order, cut or repeated).
-Every run is its own test, so a flaky check shows how often it failed, not only once.
+verdict, so this runs every phase against the healthy sandbox, with its synthetic traffic
+running, many times in a row, into one reports folder (as in use: api.surface, staging.passed
+and db.size read the earlier records). One cycle is first15, first15 `-n 2`, first_hour,
+first_24h, pre_deploy, daily, weekly; manual items are attested, as a person would. By
+default 21 runs (three cycles, about 2 minutes on a 2-core machine).
+POSTDEPLOY_FALSE_ALARM_RUNS sets the number of runs (same order, cut or repeated):
+`make soak` runs 140, twenty of every phase. Every run is its own test, so a flaky check
+shows how often it failed, not only once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandboxrun import Run, Sandbox
+from sandboxrun import ATTESTED, Run, Sandbox, seed_history
 
 RUNS_VAR = "POSTDEPLOY_FALSE_ALARM_RUNS"
 # One cycle of the schedule: mostly the serial first15 run people start after a deploy,
@@ -27,22 +29,18 @@ RUNS_VAR = "POSTDEPLOY_FALSE_ALARM_RUNS"
 CYCLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("first15", ()),
     ("first15", ("-n", "2")),
-    ("first15", ()),
     ("first_hour", ()),
-    ("first15", ()),
+    ("first_24h", ()),
+    ("pre_deploy", ()),
+    ("daily", ()),
+    ("weekly", ()),
 )
 BAD = ("failed", "error", "inconclusive")
-FIRST_HOUR_ATTESTED = (
-    "--attest",
-    "support.channels=selftest: no complaints in #support",
-    "--attest",
-    "analytics.reviewed=selftest: sign-ups and escrow moves as usual",
-)
 
 
 def runs_wanted() -> int:
-    """Return the number of runs from POSTDEPLOY_FALSE_ALARM_RUNS (default 20)."""
-    raw = os.environ.get(RUNS_VAR, "20")
+    """Return the number of runs from POSTDEPLOY_FALSE_ALARM_RUNS (default 21)."""
+    raw = os.environ.get(RUNS_VAR, "21")
     try:
         runs = int(raw)
     except ValueError:
@@ -89,7 +87,11 @@ def healthy(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     status = sandbox_status(box)
     assert status["ready"] and not status["faults"], status
     assert status["components"]["traffic"]["state"] == "running", status["components"]["traffic"]
-    yield tmp_path_factory.mktemp("no-false-alarms")
+    reports = tmp_path_factory.mktemp("no-false-alarms")
+    # The previous release's successful record: the rollback target pre_deploy looks for. The
+    # staging verification of this version comes from the first15 runs of the schedule.
+    seed_history(reports, box.state(), staging=False)
+    yield reports
 
 
 @pytest.mark.parametrize(
@@ -99,9 +101,8 @@ def healthy(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 )
 def test_healthy_run_raises_no_alarm(box: Sandbox, healthy: Path, marks: str, args: tuple[str, ...]) -> None:
     """One run of a phase against the healthy sandbox: verdict success, exit code 0, no failed check."""
-    if marks == "first_hour":
-        # Manual items stay pending (verdict issues) until a person attests them: here one does.
-        args = (*args, *FIRST_HOUR_ATTESTED)
+    # Manual items stay pending (verdict issues) until a person attests them: here one does.
+    args = (*args, *ATTESTED)
     run = box.run_suite(healthy, *args, marks=marks)
     assert run.record.get("phase") == marks, describe(run)
     assert run.record["verdict"] == "success" and run.returncode == 0 and not run.failed(), describe(run)
