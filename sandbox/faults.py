@@ -46,6 +46,7 @@ FAULTS: dict[str, str] = {
     "cert_expiring": "new HTTPS connections get a certificate (same CA and names) that expires in 5 days",
     "redirect_missing": "the plain HTTP port serves the API instead of redirecting to HTTPS",
     "cors_wildcard": "requests with an Origin get Access-Control-Allow-Origin: * with credentials",
+    "slack_down": "the Slack webhook stand-in answers every post with 500",
 }
 
 # Faults the app process implements itself, from faults.json.

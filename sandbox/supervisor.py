@@ -30,6 +30,7 @@ from sandbox.faults import APP_FAULTS, FAULTS, REDEPLOY_FAULTS, read_ack, write_
 from sandbox.postgres import PortInUse, PostgresCluster
 from sandbox.prometheus import PrometheusServer
 from sandbox.sentry import SentryServer, SentryStore
+from sandbox.slack import SlackServer
 from sandbox.traffic import TrafficGenerator
 
 log = logging.getLogger("sandbox.supervisor")
@@ -49,6 +50,7 @@ class Supervisor:
         self.sentry_store = SentryStore()
         self.sentry = SentryServer(self.sentry_store, state.read_secret(paths, "sentry_token"))
         self.control = ControlServer(self)
+        self.slack = SlackServer()
         self.traffic: TrafficGenerator | None = None
         self.pg: PostgresCluster | None = None
         self.prom: PrometheusServer | None = None
@@ -102,6 +104,9 @@ class Supervisor:
         used: set[int] = {self.app.port, self.app.http_port}
         self._bind_thread_server(self.sentry.start, used)
         self._bind_thread_server(self.control.start, used)
+        self._bind_thread_server(self.slack.start, used)
+        # The webhook URL is a credential: a secret file, never a state.json key.
+        state.write_secret(self.paths, "slack_webhook_url", self.slack.webhook_url)
         # Prometheus first: its first scrape comes ~5 s after start whatever the interval,
         # so it discovers the target while Postgres and the app come up. It scrapes the
         # app's plain HTTP port, as production's Prometheus does.
@@ -208,6 +213,8 @@ class Supervisor:
             self.traffic.pause()
         elif name == "rules_missing":
             self.prom.set_rules(enabled=False)
+        elif name == "slack_down":
+            self.slack.down = True
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -230,6 +237,7 @@ class Supervisor:
         self.ready = False
         self.publish_faults(wait=False)
         self.sentry_store.clear_injected()
+        self.slack.down = False
         self.traffic.resume()
         if "rules_missing" in previous:
             self.prom.set_rules(enabled=True)
@@ -301,6 +309,7 @@ class Supervisor:
                 except Exception:
                     log.exception("stopping %s failed", type(component).__name__)
         self.sentry.stop()
+        self.slack.stop()
         self.control.stop()
         if self.runtime_dir is not None:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)

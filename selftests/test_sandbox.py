@@ -41,6 +41,7 @@ STATE_KEYS = {
     "sentry_org",
     "sentry_project",
     "sentry_project_id",
+    "slack_url",
     "log_file",
     "app_pidfile",
     "test_user_email",

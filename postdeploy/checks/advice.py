@@ -28,6 +28,7 @@ ADVICE = {
     + ROLLBACK,
     "business.flow": "the key business operation fails: critical functionality broken; check logs and Sentry, then "
     + ROLLBACK,
+    "notify.team": "tell the team by hand in the deploy channel; check the webhook (revoked? channel archived?) and Slack's status page",
 }
 
 
