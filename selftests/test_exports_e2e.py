@@ -182,3 +182,39 @@ def test_notify_team_posts_and_fails_when_slack_is_down(box: Sandbox, tmp_path: 
     assert run.record["exports"]["slack"].startswith("FAILED: Slack webhook answered 500")
     hook = (box.folder / "secrets" / "slack_webhook_url").read_text().strip()
     assert hook.rsplit("/", 1)[1] not in json.dumps(run.record) + run.output
+
+
+def test_allure_severity_history_and_single_file_report(box: Sandbox, tmp_path: Path) -> None:
+    """Severity labels mapped from ours; `make allure-report` (npm, pinned, no analytics); history carried."""
+    reports = tmp_path / "reports"
+    first = box.run_suite(reports, "--no-exports")
+    labels = {}
+    for path in (first.folder / "allure-results").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        labels[result["name"]] = {lb["name"]: lb["value"] for lb in result["labels"]}
+    assert (
+        labels["test_health"]["severity"] == "critical" and labels["test_health"]["postdeploy_severity"] == "critical"
+    )
+    assert labels["test_latency_p95"]["severity"] == "normal"  # Allure has no "major": ours maps to normal
+
+    if not (shutil.which("npm") and shutil.which("java")):
+        pytest.skip("make allure-report needs npm and Java 17: not installed here")
+    make = subprocess.run(
+        ["make", "-s", "allure-report", f"RUN={first.folder}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    if make.returncode != 0 and "npm" in make.stderr and not (ROOT / ".allure").is_dir():
+        pytest.skip(f"npm could not install allure-commandline: {make.stderr[-300:]}")
+    assert make.returncode == 0, make.stdout + make.stderr
+    page = (first.folder / "allure-report" / "index.html").read_text()
+    assert "googletagmanager" not in page and "google-analytics" not in page
+    assert not re.search(r"<script[^>]+src=\"https?:", page)  # one file, nothing fetched
+    assert (first.folder / "allure-report" / "history" / "history.json").is_file()
+
+    second = box.run_suite(reports, "--no-exports")
+    carried = second.folder / "allure-results" / "history" / "history-trend.json"
+    assert carried.is_file() and json.loads(carried.read_text())[0]["data"]["total"] >= 1
