@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,31 @@ def _phase_key(data: dict[str, Any]) -> tuple[int, str]:
     return (PHASES.index(phase) if phase in PHASES else len(PHASES), str(data.get("start", "")))
 
 
+def _parse(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _when(value: Any) -> str:
+    parsed = _parse(value)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S") if parsed else str(value or "?")
+
+
+def _since_deploy(data: dict[str, Any]) -> str:
+    """ "T+2h05m after the deploy, " for a run whose record knows the deploy time."""
+    start, deployed = _parse(data.get("start")), _parse(data.get("deployed_at"))
+    if start is None or deployed is None:
+        return ""
+    seconds = int((start - deployed).total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("+", seconds)
+    h, rest = divmod(seconds, 3600)
+    m, sec = divmod(rest, 60)
+    text = f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
+    return f"deploy {sign}{text}, "
+
+
 def _row(folder: Path, data: dict[str, Any], out_dir: Path) -> str:
     verdict = str(data.get("verdict", "?"))
     bad = [c for c in data.get("checks", []) if c.get("outcome") in BAD]
@@ -80,7 +106,8 @@ def _row(folder: Path, data: dict[str, Any], out_dir: Path) -> str:
     signoff = Path("..") / folder.name / "record.md"
     return (
         f"<tr><td>{html.escape(str(data.get('phase')))}</td>"
-        f"<td>{html.escape(str(data.get('start', '')))}<br><small>{data.get('duration_s', '?')} s, "
+        f"<td>{html.escape(_when(data.get('start')))}<br><small>{html.escape(_since_deploy(data))}"
+        f"{data.get('duration_s', '?')} s, "
         f"by {html.escape(str(data.get('who', '?')))}</small></td>"
         f'<td style="color:{COLOUR.get(verdict, "#555")}"><b>{html.escape(verdict.upper())}</b><br>'
         f"<small>{html.escape(counts)}</small></td>"
@@ -102,13 +129,16 @@ def render(env: str, version: str, by_commit: dict[str, list[tuple[Path, dict[st
         missing = [p for p in PHASES if p not in phases_run]
         verdicts = [str(d.get("verdict")) for _, d in runs]
         overall = next((v for v in ("rollback", "issues", "incomplete") if v in verdicts), "success")
-        deployed = next((d.get("deployed_at") for _, d in runs if d.get("deployed_at")), None)
+        seen = sorted({str(d["deployed_at"]) for _, d in runs if d.get("deployed_at")})
+        deployed = (seen[-1] if seen else "unknown") + (
+            f" (runs saw {len(seen)} deploy times: restarts or redeploys of the same build)" if len(seen) > 1 else ""
+        )
         sections.append(
             f"<h2>Commit <code>{html.escape(commit[:12])}</code> "
             f'<span style="color:{COLOUR.get(overall, "#555")}">{html.escape(overall.upper())}</span></h2>'
-            f"<p>Deployed at: <b>{html.escape(str(deployed or 'unknown'))}</b>. Runs: {len(runs)}. "
+            f"<p>Deployed at: <b>{html.escape(deployed)}</b>. Runs: {len(runs)}. "
             f"Phases not run yet: {html.escape(', '.join(missing) or 'none')}.</p>"
-            "<table><tr><th>Phase</th><th>Ran at (UTC)</th><th>Verdict</th><th>Failed / inconclusive checks</th>"
+            "<table><tr><th>Phase</th><th>Ran at (UTC), since the deploy</th><th>Verdict</th><th>Failed / inconclusive checks</th>"
             "<th>API requests / budget</th><th>Report</th></tr>"
             + "".join(_row(folder, data, out_dir) for folder, data in runs)
             + "</table>"

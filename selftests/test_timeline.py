@@ -73,6 +73,7 @@ def test_timeline_gathers_every_phase_of_one_deployment(env_dir: Path):
     assert 'href="../20261127T020000Z-first_hour/report.html"' in page and "record.md" in page
     assert "12 / 200" in page and "Phases not run yet: daily, weekly" in page
     assert "Deployed at: <b>2026-11-27T01:00:00+00:00</b>" in page
+    assert "2026-11-27 02:00:00<br><small>deploy +1h00m, 3.2 s" in page and "deploy -2m00s" in page
     assert "<script" not in page and "http://" not in page and "https://" not in page  # self-contained
 
 
