@@ -154,6 +154,8 @@ def render(env: Environment, now: float, deployed_at: datetime | None, window: f
         p95, q2 = p95_series(prom, env.prometheus.job, span)
     except TargetError as exc:
         return f'<p class="postdeploy-charts">Charts unavailable: {html.escape(str(exc))}</p>'
+    except (TypeError, ValueError, KeyError) as exc:  # a malformed matrix: the report still gets written
+        return f'<p class="postdeploy-charts">Charts unavailable: malformed range answer ({type(exc).__name__})</p>'
     finally:
         prom.close()
     th = env.thresholds

@@ -70,8 +70,12 @@ def carry_allure_history(run_dir: Path) -> Path | None:
     return None
 
 
-def write_timeline(run_dir: Path, data: dict[str, Any]) -> Path:
-    return timeline.write(run_dir.parent, str(data.get("version") or ""))
+def write_timeline(run_dir: Path, data: dict[str, Any]) -> Path | None:
+    """Rewrite the deployment's timeline; a folder that cannot be written leaves the run's own reports intact."""
+    try:
+        return timeline.write(run_dir.parent, str(data.get("version") or ""))
+    except OSError:
+        return None
 
 
 def exports(env: Environment, data: dict[str, Any], run_dir: Path, when: datetime | None, *, enabled: bool) -> dict:

@@ -258,3 +258,14 @@ def test_slack_verdict_message_says_verdict_reasons_and_report():
     text = slack.verdict_message(data, "reports/prod/x/report.html")["text"]
     assert "*ROLLBACK*" in text and "critical check health failed" in text and "reports/prod/x/report.html" in text
     assert redact(text) == text
+
+
+def test_charts_say_why_when_prometheus_cannot_be_asked(tmp_path: Path):
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "t.toml").write_text(
+        '[api]\nbase_url = "http://x"\n[prometheus]\nurl = "http://127.0.0.1:9"\njob = "api"\ntimeout = "1s"\n'
+    )
+    env = load_environment("t", tmp_path)
+    out = charts.render(env, 1000.0, None, 30.0)
+    assert out.startswith('<p class="postdeploy-charts">Charts unavailable: Prometheus http://127.0.0.1:9')
+    assert "cannot connect" in out
