@@ -39,8 +39,9 @@ def span_for(now: float, deployed_at: float | None, window: float, rate_window: 
     start = now - window
     if deployed_at is not None and now - deployed_at < LONGEST:
         start = min(start, deployed_at - max(0.25 * window, 4 * rate_window))
-    step = max(1.0, (now - start) / max(points, 10))
-    return Span(start, now, step, max(rate_window, 2 * step))
+    # Whole seconds: Prometheus parses "11s" as a step, not "11.24s".
+    step = float(max(1, math.ceil((now - start) / max(points, 10))))
+    return Span(start, now, step, float(math.ceil(max(rate_window, 2 * step))))
 
 
 def _points(series: list[Series]) -> dict[float, float]:

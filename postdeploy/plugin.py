@@ -297,6 +297,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append("  thresholds: " + ", ".join(f"{k}={v}" for k, v in _thresholds(env).items()))
     if env.expected.version or env.expected.commit:
         lines.append(f"  expected: version {env.expected.version or '-'} commit {env.expected.commit or '-'}")
+    lines.append(f"  request budget: {env.budget.of(state.phase)} API requests for phase {state.phase}")
+    exports = [n for n in ("pushgateway", "grafana", "slack") if getattr(env, n) is not None]
+    if exports:
+        off = " (off: --no-exports)" if config.getoption("postdeploy_no_exports") else ""
+        lines.append(f"  exports: {', '.join(exports)}{off}")
     if state.run_dir:
         lines.append(f"  reports: {state.run_dir}")
     return lines

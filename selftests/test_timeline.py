@@ -118,6 +118,8 @@ def test_budget_keys_come_from_the_environment_file(tmp_path: Path):
 def test_chart_has_series_threshold_and_deploy_marker():
     span = charts.span_for(now=1000.0, deployed_at=990.0, window=30.0, rate_window=5.0, points=120)
     assert span.start == 970.0 and span.end == 1000.0 and span.step == 1.0  # 20 s before the deploy
+    odd = charts.span_for(now=5000.0, deployed_at=3651.3, window=30.0, rate_window=5.0, points=120)
+    assert odd.step == 12.0 and odd.rate_window == 24.0  # whole seconds: Prometheus rejects "11.24s"
     svg = charts.svg_chart("p95", [(995.0, 0.1), (1000.0, 0.2)], span, 990.0, 0.5, "{:.0f} ms", 1000.0)
     assert svg.startswith("<svg") and 'class="deploy-marker"' in svg and "deploy 00:16:30" in svg
     assert "threshold 500 ms" in svg and "<polyline" in svg
