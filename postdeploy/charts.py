@@ -123,10 +123,13 @@ def svg_chart(
     )
     if deployed_at is not None and span.start <= deployed_at <= span.end:
         dx = x(deployed_at)
+        # The label stays inside the chart: left of the line when the deploy is near the right edge.
+        lx, anchor = (dx - 3, "end") if dx > LEFT + 0.75 * w else (dx + 3, "start")
         parts.append(
             f'<line class="deploy-marker" x1="{dx:.1f}" y1="{TOP}" x2="{dx:.1f}" y2="{TOP + h}" '
             'stroke="#c62828" stroke-width="2" stroke-dasharray="4 2"/>'
-            f'<text x="{dx + 3:.1f}" y="{TOP + 10}" font-size="10" fill="#c62828">deploy {_clock(deployed_at)}</text>'
+            f'<text x="{lx:.1f}" y="{TOP + 10}" font-size="10" fill="#c62828" text-anchor="{anchor}">'
+            f"deploy {_clock(deployed_at)}</text>"
         )
     if points:
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
