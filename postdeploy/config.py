@@ -238,6 +238,9 @@ class Slack:
     timeout: Duration = Duration(5.0)
     # Post the verdict at the end of every run (not only pre_deploy's notify.team).
     notify_verdict: bool = True
+    # Where the reports folder is published (a CI artifacts URL); the message links
+    # <report_url>/<env>/<run>/report.html instead of the local path.
+    report_url: str = ""
 
 
 @dataclass(frozen=True)

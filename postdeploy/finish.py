@@ -93,6 +93,8 @@ def exports(env: Environment, data: dict[str, Any], run_dir: Path, when: datetim
     if env.slack is not None and env.slack.notify_verdict:
         cfg_s = env.slack
         report = str(run_dir / "report.html")
+        if cfg_s.report_url:
+            report = f"{cfg_s.report_url.rstrip('/')}/{run_dir.parent.name}/{run_dir.name}/report.html"
 
         def _slack() -> str:
             slack.post(cfg_s, slack.verdict_message(data, report))

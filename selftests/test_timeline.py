@@ -271,3 +271,17 @@ def test_charts_say_why_when_prometheus_cannot_be_asked(tmp_path: Path):
     out = charts.render(env, 1000.0, None, 30.0)
     assert out.startswith('<p class="postdeploy-charts">Charts unavailable: Prometheus http://127.0.0.1:9')
     assert "cannot connect" in out
+
+
+def test_slack_verdict_links_the_published_report(slack_standin: SlackServer, tmp_path: Path):
+    from postdeploy import finish
+    from postdeploy.config import Api, Environment
+
+    cfg = Slack(webhook=Secret(slack_standin.webhook_url, "$HOOK"), report_url="https://ci.example/artifacts/reports/")
+    env = Environment(name="prod", path="prod.toml", api=Api(base_url="http://x"), slack=cfg)
+    run_dir = tmp_path / "prod" / "20261127T011500Z-first15"
+    done = finish.exports(env, record("first15", "2026-11-27T01:15:00+00:00"), run_dir, None, enabled=True)
+    assert done == {"slack": "verdict posted to the Slack webhook"}
+    text = slack_standin.messages()[-1]["text"]
+    assert text.endswith("Report: https://ci.example/artifacts/reports/prod/20261127T011500Z-first15/report.html")
+    assert finish.exports(env, {}, run_dir, None, enabled=False) == {"all": "off (--no-exports)"}
