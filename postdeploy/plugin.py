@@ -385,12 +385,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     data["exit_status"] = int(exitstatus)
     when = finish.deployed_at(state)
     data["deployed_at"] = when.isoformat(timespec="seconds") if when else None
+    data["reports"]["timeline"] = f"../{timeline.safe_name(str(data.get('version') or ''))}/timeline.html"
+    write(state.run_dir, data)
+    # After the final record is on disk: a hung export cannot leave it "incomplete".
     assert state.env is not None
     data["exports"] = finish.exports(
         state.env, data, state.run_dir, when, enabled=not session.config.getoption("postdeploy_no_exports")
     )
-    data["reports"]["timeline"] = f"../{timeline.safe_name(str(data.get('version') or ''))}/timeline.html"
-    write(state.run_dir, data)
+    if data["exports"]:
+        write(state.run_dir, data)
     past = History(state.run_dir.parent, state.run_dir)
     previous = past.last_good_release(data.get("version", "")) if data["verdict"] == "rollback" else None
     (state.run_dir / "record.md").write_text(redact(signoff.render(data, previous)), encoding="utf-8")
