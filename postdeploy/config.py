@@ -220,14 +220,21 @@ class Pushgateway:
 
 @dataclass(frozen=True)
 class Grafana:
-    """Opt-in: an annotation at deploy time with the verdict (POST /api/annotations)."""
+    """Grafana's HTTP API: the dashboards that must exist, read with a service-account token."""
 
     url: str
     token: Secret
+    dashboards: list[str] = field(default_factory=list)
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
+class GrafanaAnnotation:
+    """Opt-in: an annotation at deploy time with the verdict, through [grafana]'s URL and token."""
+
+    # Pin it to one dashboard (else an organisation annotation, shown by tag).
     dashboard_uid: str = ""
-    panel_id: int = 0
     tags: list[str] = field(default_factory=lambda: ["postdeploy", "deploy"])
-    timeout: Duration = Duration(5.0)
 
 
 @dataclass(frozen=True)
@@ -268,6 +275,7 @@ class Environment:
     charts: Charts = field(default_factory=Charts)
     pushgateway: Pushgateway | None = None
     grafana: Grafana | None = None
+    grafana_annotation: GrafanaAnnotation | None = None
     slack: Slack | None = None
 
     def targets(self) -> dict[str, str]:

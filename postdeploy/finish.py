@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import charts, grafana, pushgateway, slack, timeline
+from postdeploy import annotation, charts, pushgateway, slack, timeline
 from postdeploy import runtime as runtime_mod
 from postdeploy.checks.metrics import window_since
 from postdeploy.config import Environment
@@ -82,14 +82,14 @@ def exports(env: Environment, data: dict[str, Any], run_dir: Path, when: datetim
     """Push, annotate and post as the environment opts in; return what each did (or why it failed)."""
     done: dict[str, str] = {}
     if not enabled:
-        return {"all": "off (--no-exports)"} if (env.pushgateway or env.grafana or env.slack) else {}
+        return {"all": "off (--no-exports)"} if (env.pushgateway or env.grafana_annotation or env.slack) else {}
     jobs: list[tuple[str, Any]] = []
     if env.pushgateway is not None:
         cfg_p = env.pushgateway
         jobs.append(("pushgateway", lambda: pushgateway.push(cfg_p, data)))
-    if env.grafana is not None:
-        cfg_g = env.grafana
-        jobs.append(("grafana", lambda: grafana.annotate(cfg_g, grafana.annotation(cfg_g, data, when))))
+    if env.grafana is not None and env.grafana_annotation is not None:
+        cfg_g, cfg_a = env.grafana, env.grafana_annotation
+        jobs.append(("grafana", lambda: annotation.annotate(cfg_g, cfg_a, data, when)))
     if env.slack is not None and env.slack.notify_verdict:
         cfg_s = env.slack
         report = str(run_dir / "report.html")

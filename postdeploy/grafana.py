@@ -1,61 +1,103 @@
-"""A Grafana annotation at deploy time with the verdict (Grafana HTTP API `POST /api/annotations`).
+"""Grafana's HTTP API: dashboards by uid (monitoring.ready) and annotations.
 
-The request is the documented one: JSON with `time` (epoch milliseconds), `tags`, `text`
-and, to pin it to a dashboard or a panel, `dashboardUID` and `panelId`; authenticated with
-a service-account token as `Authorization: Bearer`. Grafana answers 200
-`{"message": "Annotation added", "id": N}`.
+`GET /api/dashboards/uid/:uid` answers `{"dashboard": {...}, "meta": {...}}`, 404 with
+`{"message": "Dashboard not found"}`, 401 for a bad token and 403 for a token without
+`dashboards:read`. A service-account token goes in `Authorization: Bearer`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from postdeploy.config import Grafana
-from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
-from postdeploy.redaction import redact
+from postdeploy.errors import BadResponse, TargetError, TargetUnreachable
+from postdeploy.webjson import get_json, message_of
 
 
-def annotation(cfg: Grafana, data: dict[str, Any], deployed_at: datetime | None) -> dict[str, Any]:
-    """Return the annotation body for one run: at the deploy time (else the run's start)."""
-    when = deployed_at or datetime.fromisoformat(str(data.get("start")))
-    verdict = str(data.get("verdict", "?"))
-    text = (
-        f"postdeploy {verdict.upper()}: {data.get('env')} {data.get('phase')} "
-        f"version {data.get('version') or '?'} ({str(data.get('commit') or '?')[:12]})"
-    )
-    reasons = data.get("verdict_reasons") or []
-    if reasons:
-        text += "<br>" + "<br>".join(str(r) for r in reasons[:5])
-    body: dict[str, Any] = {
-        "time": int(when.timestamp() * 1000),
-        "tags": [*cfg.tags, f"env:{data.get('env')}", f"phase:{data.get('phase')}", f"verdict:{verdict}"],
-        "text": redact(text),
-    }
-    if cfg.dashboard_uid:
-        body["dashboardUID"] = cfg.dashboard_uid
-        if cfg.panel_id:
-            body["panelId"] = cfg.panel_id
-    return body
+@dataclass(frozen=True)
+class Dashboard:
+    """What a report needs of one dashboard: uid, title and its URL."""
+
+    uid: str
+    title: str
+    url: str
+
+    def __repr__(self) -> str:
+        return f"{self.title!r} (uid {self.uid}, {self.url})"
 
 
-def annotate(cfg: Grafana, body: dict[str, Any], transport: httpx.BaseTransport | None = None) -> str:
-    """POST the annotation; return what Grafana said, or raise a `TargetError` naming Grafana."""
-    where = f"Grafana {redact(cfg.url)}/api/annotations"
-    headers = {"Authorization": f"Bearer {cfg.token.reveal()}", "Accept": "application/json"}
-    try:
-        with httpx.Client(base_url=cfg.url, timeout=httpx.Timeout(cfg.timeout), transport=transport) as client:
-            resp = client.post("/api/annotations", json=body, headers=headers)
-    except httpx.TimeoutException:
-        raise TargetTimeout(f"{where}: no answer within {cfg.timeout:g}s", target=cfg.url) from None
-    except httpx.TransportError as exc:
-        raise TargetUnreachable(f"{where}: cannot connect: {redact(str(exc))}", target=cfg.url) from None
-    try:
-        answer = resp.json()
-    except ValueError:
-        answer = None
-    if resp.status_code != 200 or not isinstance(answer, dict):
-        raise BadResponse(f"{where} answered {resp.status_code}: {redact(resp.text[:160])}", target=cfg.url)
-    return f"annotation {answer.get('id', '?')} added in {where}"
+class DashboardMissing(TargetError):
+    """Grafana answered 404 for a dashboard uid."""
+
+
+def parse_dashboard(body: Any, uid: str, base_url: str, where: str) -> Dashboard:
+    """Turn the body of `GET /api/dashboards/uid/:uid` into a `Dashboard`."""
+    dash = body.get("dashboard") if isinstance(body, dict) else None
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(dash, dict) or not isinstance(meta, dict):
+        raise BadResponse(f"{where}: 200 without the dashboard and meta objects Grafana sends", target=where)
+    got = str(dash.get("uid", ""))
+    if got != uid:
+        raise BadResponse(f"{where}: asked for uid {uid!r}, got a dashboard with uid {got!r}", target=where)
+    return Dashboard(uid, str(dash.get("title", "")), base_url.rstrip("/") + str(meta.get("url", "")))
+
+
+class GrafanaClient:
+    """Reads dashboards (and writes annotations, for the callers that do) with a bearer token."""
+
+    def __init__(self, cfg: Grafana, transport: httpx.BaseTransport | None = None) -> None:
+        self.cfg = cfg
+        self._client = httpx.Client(
+            base_url=cfg.url,
+            timeout=httpx.Timeout(cfg.timeout),
+            transport=transport,
+            headers={"Authorization": f"Bearer {cfg.token.reveal()}", "Accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> GrafanaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _url(self, path: str) -> str:
+        return self.cfg.url.rstrip("/") + path
+
+    def dashboard(self, uid: str) -> Dashboard:
+        """Return one dashboard; `DashboardMissing` on 404, `TargetUnreachable` on a refused token."""
+        url = self._url(f"/api/dashboards/uid/{uid}")
+        answer = get_json(self._client, url, "Grafana", self.cfg.timeout)
+        if answer.status == 404:
+            raise DashboardMissing(f"Grafana {url}: 404 {message_of(answer.body)}", target=url)
+        if answer.status in (401, 403):
+            raise TargetUnreachable(
+                f"Grafana {url} refused the token (HTTP {answer.status}: {message_of(answer.body)}): "
+                "it needs dashboards:read",
+                target=url,
+            )
+        if answer.status != 200:
+            raise BadResponse(f"Grafana {url} answered {answer.status}: {message_of(answer.body)}", target=url)
+        return parse_dashboard(answer.body, uid, self.cfg.url, url)
+
+    def annotate(self, text: str, tags: list[str], when_ms: int, dashboard_uid: str = "") -> int:
+        """Create an annotation (`POST /api/annotations`) and return its id."""
+        url = self._url("/api/annotations")
+        payload: dict[str, Any] = {"time": when_ms, "tags": tags, "text": text}
+        if dashboard_uid:
+            payload["dashboardUID"] = dashboard_uid
+        try:
+            resp = self._client.post(url, json=payload)
+            body = resp.json()
+        except httpx.HTTPError as exc:
+            raise TargetUnreachable(f"Grafana {url}: {type(exc).__name__}", target=url) from None
+        except ValueError:
+            raise BadResponse(f"Grafana {url} answered {resp.status_code}, not JSON", target=url) from None
+        if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("id"), int):
+            raise BadResponse(f"Grafana {url} answered {resp.status_code}: {message_of(body)}", target=url)
+        return int(body["id"])

@@ -298,7 +298,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if env.expected.version or env.expected.commit:
         lines.append(f"  expected: version {env.expected.version or '-'} commit {env.expected.commit or '-'}")
     lines.append(f"  request budget: {env.budget.of(state.phase)} API requests for phase {state.phase}")
-    exports = [n for n in ("pushgateway", "grafana", "slack") if getattr(env, n) is not None]
+    exports = [n for n in ("pushgateway", "grafana_annotation", "slack") if getattr(env, n) is not None]
     if exports:
         off = " (off: --no-exports)" if config.getoption("postdeploy_no_exports") else ""
         lines.append(f"  exports: {', '.join(exports)}{off}")

@@ -66,10 +66,17 @@ def grafana() -> Iterator[tuple[str, list]]:
     server.server_close()
 
 
-def with_env_file(box: Sandbox, folder: Path, extra: str = "", replace: tuple[str, str] | None = None) -> Sandbox:
-    """The sandbox, run with a copy of environments/local.toml plus `extra` (POSTDEPLOY_ENV_DIR)."""
+def with_env_file(
+    box: Sandbox, folder: Path, extra: str = "", replace: tuple[str, str] | None = None, drop: str = ""
+) -> Sandbox:
+    """The sandbox, run with a copy of environments/local.toml plus `extra` (POSTDEPLOY_ENV_DIR).
+
+    `drop` removes a table of local.toml first (ours replaces it).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     text = (ROOT / "environments" / "local.toml").read_text()
+    if drop:
+        text = re.sub(rf"(?ms)^\[{re.escape(drop)}\]\n.*?(?=^\[|\Z)", "", text)
     if replace is not None:
         assert replace[0] in text, replace[0]
         text = text.replace(*replace)
@@ -84,15 +91,18 @@ def slack_messages(box: Sandbox) -> list[dict]:
 
 def test_run_exports_everything_and_leaks_nothing(box: Sandbox, tmp_path: Path, pushgateway: str, grafana) -> None:
     grafana_url, seen = grafana
-    extra = f'[grafana]\nurl = "{grafana_url}"\ntoken_env = "PD_GRAFANA_TOKEN"\ndashboard_uid = "amani-overview"\n'
-    runner = with_env_file(box, tmp_path / "envs", extra)
+    extra = (
+        f'[grafana]\nurl = "{grafana_url}"\ntoken_env = "PD_GRAFANA_TOKEN"\n'
+        '[grafana_annotation]\ndashboard_uid = "amani-overview"\n'
+    )
+    runner = with_env_file(box, tmp_path / "envs", extra, drop="grafana")
     before = len(slack_messages(box))
     reports = tmp_path / "reports"
     run = runner.run_suite(reports, f"--pushgateway-url={pushgateway}")
     assert run.record["verdict"] == "success", run.output[-3000:]
     assert run.record["exports"] == {
         "pushgateway": f"pushed to Pushgateway {pushgateway}/metrics/job/postdeploy/env/local/phase/first15",
-        "grafana": f"annotation 42 added in Grafana {grafana_url}/api/annotations",
+        "grafana": f"annotation 42 added in Grafana {grafana_url}",
         "slack": "verdict posted to the Slack webhook",
     }
 

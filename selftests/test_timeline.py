@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from postdeploy import budget, charts, cli, grafana, pushgateway, slack, timeline
-from postdeploy.config import Budget, Grafana, Pushgateway, Slack, load_environment
+from postdeploy import annotation, budget, charts, cli, pushgateway, slack, timeline
+from postdeploy.config import Budget, Grafana, GrafanaAnnotation, Pushgateway, Slack, load_environment
 from postdeploy.errors import TargetError
 from postdeploy.redaction import Secret, redact
 from sandbox.slack import BOT, TEAM, SlackServer
@@ -207,19 +207,22 @@ def check_annotation_request(req: dict[str, Any], token: str, deployed_ms: int |
 
 def test_grafana_annotation_has_the_documented_shape(grafana_standin):
     url, seen = grafana_standin
-    cfg = Grafana(url=url, token=Secret("glsa_unit_token_123", "$T"), dashboard_uid="amani", panel_id=3)
+    cfg = Grafana(url=url, token=Secret("glsa_unit_token_123", "$T"))
+    pin = GrafanaAnnotation(dashboard_uid="amani")
     data = record("first15", "2026-11-27T01:15:00+00:00", "issues")
     when = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
-    assert "annotation 42 added" in grafana.annotate(cfg, grafana.annotation(cfg, data, when))
+    assert annotation.annotate(cfg, pin, data, when) == f"annotation 42 added in Grafana {url}"
     body = check_annotation_request(seen[0], "glsa_unit_token_123", int(when.timestamp() * 1000))
-    assert body["dashboardUID"] == "amani" and body["panelId"] == 3
+    assert body["dashboardUID"] == "amani" and "panelId" not in body
     assert "verdict:issues" in body["tags"] and "ISSUES" in body["text"]
+    organisation = annotation.body(GrafanaAnnotation(), data, None)
+    assert organisation["time"] == int(datetime.fromisoformat(data["start"]).timestamp() * 1000)
 
 
 def test_grafana_errors_name_grafana_without_the_token():
     cfg = Grafana(url="http://127.0.0.1:9", token=Secret("glsa_secret_never_shown", "$T"), timeout=1.0)
-    with pytest.raises(TargetError, match="Grafana http://127.0.0.1:9/api/annotations: cannot connect") as info:
-        grafana.annotate(cfg, {"time": 1, "tags": [], "text": "x"})
+    with pytest.raises(TargetError, match="Grafana http://127.0.0.1:9/api/annotations") as info:
+        annotation.annotate(cfg, GrafanaAnnotation(), record("first15", "2026-11-27T01:15:00+00:00"), None)
     assert "glsa_secret_never_shown" not in str(info.value)
 
 
