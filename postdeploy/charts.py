@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from postdeploy.checks.metrics import Window, error_rate_queries, latency_queries, rate_of
 from postdeploy.config import Environment
+from postdeploy.durations import promql_duration
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, Series
 
@@ -85,6 +86,7 @@ def svg_chart(
     threshold: float,
     fmt: str,
     scale: float = 1.0,
+    judged: float = 0.0,
 ) -> str:
     """Return one line chart as an SVG element: the series, the threshold and the deploy marker."""
     w, h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -104,6 +106,15 @@ def svg_chart(
         f'<line x1="{LEFT}" y1="{TOP + h}" x2="{LEFT + w}" y2="{TOP + h}" stroke="#999"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + h}" stroke="#999"/>',
     ]
+    if judged > 0:
+        # The stretch the checks judged (the window since the deploy, capped): shaded.
+        jx = x(max(span.start, span.end - judged))
+        parts.append(
+            f'<rect class="judged-window" x="{jx:.1f}" y="{TOP}" width="{LEFT + w - jx:.1f}" height="{h}" '
+            'fill="#1565c0" fill-opacity="0.07"/>'
+            f'<text x="{LEFT + w}" y="16" font-size="10" fill="#1565c0" text-anchor="end">'
+            f"shaded: the {promql_duration(judged)} the checks judged</text>"
+        )
     for frac in (0.0, 0.5, 1.0):
         v = top * frac
         parts.append(
@@ -143,7 +154,7 @@ def svg_chart(
     return "".join(parts)
 
 
-def render(env: Environment, now: float, deployed_at: datetime | None, window: float) -> str:
+def render(env: Environment, now: float, deployed_at: datetime | None, window: float, judged: float = 0.0) -> str:
     """Return the charts section of the report (HTML with inline SVG), or "" when there is no Prometheus.
 
     A Prometheus that cannot be asked gives a one-line note instead of charts, never an error.
@@ -164,8 +175,8 @@ def render(env: Environment, now: float, deployed_at: datetime | None, window: f
         prom.close()
     th = env.thresholds
     charts = [
-        svg_chart("Error rate (5xx + unhandled)", errors, span, deployed, th.error_rate, "{:.1f}%", 100.0),
-        svg_chart("p95 response time", p95, span, deployed, float(th.latency_p95), "{:.0f} ms", 1000.0),
+        svg_chart("Error rate (5xx + unhandled)", errors, span, deployed, th.error_rate, "{:.1f}%", 100.0, judged),
+        svg_chart("p95 response time", p95, span, deployed, float(th.latency_p95), "{:.0f} ms", 1000.0, judged),
     ]
     queries = "".join(f"<li><code>{html.escape(q)}</code></li>" for q in {**q1, **q2}.values())
     return (

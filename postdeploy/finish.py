@@ -46,7 +46,7 @@ def charts_html(state: RunState, when: datetime | None) -> str:
         return ""
     now = time.time()
     window = window_since(when, now, env.windows.first15)
-    return charts.render(env, now, when, max(window.seconds, env.windows.first15))
+    return charts.render(env, now, when, env.windows.first15, judged=window.seconds)
 
 
 def carry_allure_history(run_dir: Path) -> Path | None:

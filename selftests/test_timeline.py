@@ -123,6 +123,8 @@ def test_chart_has_series_threshold_and_deploy_marker():
     svg = charts.svg_chart("p95", [(995.0, 0.1), (1000.0, 0.2)], span, 990.0, 0.5, "{:.0f} ms", 1000.0)
     assert svg.startswith("<svg") and 'class="deploy-marker"' in svg and "deploy 00:16:30" in svg
     assert "threshold 500 ms" in svg and "<polyline" in svg
+    judged = charts.svg_chart("p95", [], span, 990.0, 0.5, "{:.0f} ms", 1000.0, judged=10.0)
+    assert 'class="judged-window"' in judged and "judged-window" not in svg
     empty = charts.svg_chart("p95", [], span, None, 0.5, "{:.0f} ms", 1000.0)
     assert "no data in this span" in empty and "deploy-marker" not in empty
 
