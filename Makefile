@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := postgresql postgresql-contrib prometheus prometheus-alertmanager prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test lint bench sandbox-up sandbox-down clean
+.PHONY: setup system demo test lint bench sandbox-up sandbox-down clean allure-report
 
 setup: system $(STAMP)
 
@@ -49,6 +49,26 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check postdeploy sandbox selftests tests_smoke tests_db tests_metrics tests_integrations
+
+# Optional: Allure's HTML of one run (RUN=reports/<env>/<run>, default the newest) as one file,
+# `<run>/allure-report/index.html`, opening over file://. Allure 2 from the npm registry (pinned,
+# installed into .allure/ on first use), Java 17, analytics off. Its history/ is kept beside it:
+# the next run of the same env copies it into its allure-results (trends and retries).
+ALLURE_VERSION := 2.46.1
+ALLURE := .allure/node_modules/.bin/allure
+allure-report:
+	@command -v npm >/dev/null || { echo "make allure-report needs node and npm (apt-get install nodejs npm)"; exit 1; }
+	@command -v java >/dev/null || { echo "make allure-report needs Java 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@[ -x $(ALLURE) ] && $(ALLURE) --version | grep -qx '$(ALLURE_VERSION)' || \
+	  npm install --silent --no-audit --no-fund --prefix .allure allure-commandline@$(ALLURE_VERSION)
+	@run="$(RUN)"; py=$(PY); [ -x "$$py" ] || py=$(PYTHON); \
+	[ -n "$$run" ] || run=$$($$py -c "from pathlib import Path; from postdeploy.cli import newest_record as n; r = n(Path('reports')); print(r.parent if r else '')"); \
+	[ -d "$$run/allure-results" ] || { echo "no allure-results in '$$run': run the suite first, or pass RUN=reports/<env>/<run>"; exit 1; }; \
+	export ALLURE_NO_ANALYTICS=true; \
+	$(ALLURE) generate "$$run/allure-results" --clean --single-file -o "$$run/allure-report" >/dev/null && \
+	$(ALLURE) generate "$$run/allure-results" --clean -o "$$run/allure-report/.full" >/dev/null && \
+	rm -rf "$$run/allure-report/history" && mv "$$run/allure-report/.full/history" "$$run/allure-report/history" && \
+	rm -rf "$$run/allure-report/.full" && echo "Allure report: $$run/allure-report/index.html"
 
 sandbox-up: setup
 	$(PY) -m sandbox up

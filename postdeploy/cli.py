@@ -44,6 +44,36 @@ def verdict(args: argparse.Namespace) -> int:
     return code
 
 
+def timeline_cmd(args: argparse.Namespace) -> int:
+    """Write the timeline of a deployment: the one of a given record, or of --env/--version, or the newest."""
+    from postdeploy import timeline
+
+    reports = Path(args.reports)
+    if args.env and args.version is not None:
+        env_dir, version = reports / args.env, args.version
+    else:
+        path = Path(args.record) if args.record else newest_record(reports)
+        if path is None:
+            print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
+            return NO_RECORD
+        if path.is_dir():
+            path = path / "record.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            version = str(data.get("version") or "")
+        except (OSError, ValueError, AttributeError) as exc:
+            print(f"postdeploy: {path}: not a readable record ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return NO_RECORD
+        env_dir = path.resolve().parent.parent
+    if not env_dir.is_dir():
+        print(f"postdeploy: no folder {env_dir}", file=sys.stderr)
+        return NO_RECORD
+    out = timeline.write(env_dir, version)
+    runs = sum(len(r) for r in timeline.for_deployment(env_dir, version).values())
+    print(f"timeline of {env_dir.name} {version or '(no version)'}: {runs} run(s) -> {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m postdeploy", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -51,5 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
     v.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
     v.set_defaults(func=verdict)
+    t = sub.add_parser("timeline", help="write reports/<env>/<version>/timeline.html: every phase run of a deployment")
+    t.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
+    t.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
+    t.add_argument("--env", help="the environment (with --version, instead of a record)")
+    t.add_argument("--version", help="the deployed version (with --env)")
+    t.set_defaults(func=timeline_cmd)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -485,6 +485,71 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """API requests a phase may send (issue 6: gentle on the target); more is a finding."""
+
+    pre_deploy: int = 300
+    first15: int = 200
+    first_hour: int = 400
+    first_24h: int = 400
+    daily: int = 300
+    weekly: int = 300
+    # A run selected by another marker expression (or none).
+    other: int = 1000
+
+    def of(self, phase: str) -> int:
+        return int(getattr(self, phase, self.other)) if phase in PHASE_BUDGETS else self.other
+
+
+PHASE_BUDGETS = ("pre_deploy", "first15", "first_hour", "first_24h", "daily", "weekly")
+
+
+@dataclass(frozen=True)
+class Charts:
+    """The error-rate and p95 charts at the top of report.html (range queries on Prometheus)."""
+
+    enabled: bool = True
+    # The rate window of each plotted point; at least 4 scrape intervals of the target.
+    rate_window: Duration = Duration(60.0)
+    # Points per chart (the step is the span divided by this).
+    points: int = 120
+
+
+@dataclass(frozen=True)
+class Pushgateway:
+    """Opt-in: one sample per check and the verdict pushed to a Prometheus Pushgateway."""
+
+    url: str
+    job: str = "postdeploy"
+    timeout: Duration = Duration(5.0)
+    # Basic auth in front of the Pushgateway (password_env / password_file).
+    username: str = ""
+    password: Secret | None = None
+
+
+@dataclass(frozen=True)
+class GrafanaAnnotation:
+    """Opt-in: an annotation at deploy time with the verdict, through [grafana]'s URL and token."""
+
+    # Pin it to one dashboard (else an organisation annotation, shown by tag).
+    dashboard_uid: str = ""
+    tags: list[str] = field(default_factory=lambda: ["postdeploy", "deploy"])
+
+
+@dataclass(frozen=True)
+class Slack:
+    """Opt-in: the Slack incoming webhook (its URL is a secret) for notify.team and the final verdict."""
+
+    webhook: Secret
+    timeout: Duration = Duration(5.0)
+    # Post the verdict at the end of every run (not only pre_deploy's notify.team).
+    notify_verdict: bool = True
+    # Where the reports folder is published (a CI artifacts URL); the message links
+    # <report_url>/<env>/<run>/report.html instead of the local path.
+    report_url: str = ""
+
+
+@dataclass(frozen=True)
 class Environment:
     """One deployment target, as loaded from `environments/NAME.toml`."""
 
@@ -525,6 +590,11 @@ class Environment:
     alerts_review: AlertsReview = field(default_factory=AlertsReview)
     integrations: Integrations | None = None
     load_probe: LoadProbe | None = None
+    budget: Budget = field(default_factory=Budget)
+    charts: Charts = field(default_factory=Charts)
+    pushgateway: Pushgateway | None = None
+    grafana_annotation: GrafanaAnnotation | None = None
+    slack: Slack | None = None
 
     def targets(self) -> dict[str, str]:
         """Return the targets of this environment, without any secret, for report headers."""

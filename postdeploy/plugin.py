@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import attest, markers, reporting, signoff
+from postdeploy import attest, budget, finish, markers, reporting, signoff, timeline
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -64,6 +64,12 @@ OPTIONS = {
         "POSTDEPLOY_REPORTS_DIR",
         "where run folders are written (default: reports/ under the rootdir)",
     ),
+    "pushgateway_url": (
+        "--pushgateway-url",
+        "postdeploy_pushgateway_url",
+        "POSTDEPLOY_PUSHGATEWAY_URL",
+        "push the run's samples to this Pushgateway (overrides [pushgateway] url)",
+    ),
 }
 
 
@@ -82,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="let checks marked 'writes' change the target (create and clean up test records)",
     )
     attest.addoption(group, parser)
+    group.addoption(
+        "--no-exports",
+        dest="postdeploy_no_exports",
+        action="store_true",
+        default=False,
+        help="do not push to the Pushgateway, annotate Grafana or post the verdict to Slack for this run",
+    )
 
 
 def setting(config: pytest.Config, dest: str) -> tuple[str | None, str]:
@@ -129,6 +142,16 @@ def pytest_configure(config: pytest.Config) -> None:
             env.expected, **{k: v for k, v in (("version", version), ("commit", commit)) if v}
         )
         env = dataclasses.replace(env, expected=expected)
+    push_url, push_source = setting(config, "pushgateway_url")
+    if push_url:
+        if "://" not in push_url:
+            raise pytest.UsageError(
+                f"URL without a scheme: {push_url!r} from {push_source} (write http:// or https://)"
+            )
+        from postdeploy.config import Pushgateway
+
+        pushgw = env.pushgateway or Pushgateway(url=push_url)
+        env = dataclasses.replace(env, pushgateway=dataclasses.replace(pushgw, url=push_url))
     if state.allow_writes and not env.writes_allowed:
         raise pytest.UsageError(f"--allow-writes refused: {env.path} sets writes_allowed = false")
     when, when_source = setting(config, "deployed_at")
@@ -156,6 +179,11 @@ def pytest_configure(config: pytest.Config) -> None:
             if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
                 config.option.htmlpath = str(state.run_dir / "report.html")
                 config.option.self_contained_html = True
+                # Our stylesheet puts the verdict, charts and sign-off on the first screen.
+                config.option.css = [
+                    *(getattr(config.option, "css", None) or []),
+                    str(Path(__file__).with_name("report.css")),
+                ]
             if not config.option.xmlpath:
                 config.option.xmlpath = str(state.run_dir / "junit.xml")
     _add_metadata(config, state)
@@ -271,6 +299,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append("  thresholds: " + ", ".join(f"{k}={v}" for k, v in _thresholds(env).items()))
     if env.expected.version or env.expected.commit:
         lines.append(f"  expected: version {env.expected.version or '-'} commit {env.expected.commit or '-'}")
+    lines.append(f"  request budget: {env.budget.of(state.phase)} API requests for phase {state.phase}")
+    exports = [n for n in ("pushgateway", "grafana_annotation", "slack") if getattr(env, n) is not None]
+    if exports:
+        off = " (off: --no-exports)" if config.getoption("postdeploy_no_exports") else ""
+        lines.append(f"  exports: {', '.join(exports)}{off}")
     if state.run_dir:
         lines.append(f"  reports: {state.run_dir}")
     return lines
@@ -352,11 +385,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _prune_metadata(session.config)  # once more: the workers' tables have been merged in by now
     data = snapshot(state, complete=True)
     data["exit_status"] = int(exitstatus)
+    when = finish.deployed_at(state)
+    data["deployed_at"] = when.isoformat(timespec="seconds") if when else None
+    data["reports"]["timeline"] = f"../{timeline.safe_name(str(data.get('version') or ''))}/timeline.html"
     write(state.run_dir, data)
+    # After the final record is on disk: a hung export cannot leave it "incomplete".
+    assert state.env is not None
+    data["exports"] = finish.exports(
+        state.env, data, state.run_dir, when, enabled=not session.config.getoption("postdeploy_no_exports")
+    )
+    if data["exports"]:
+        write(state.run_dir, data)
     past = History(state.run_dir.parent, state.run_dir)
     previous = past.last_good_release(data.get("version", "")) if data["verdict"] == "rollback" else None
     (state.run_dir / "record.md").write_text(redact(signoff.render(data, previous)), encoding="utf-8")
     reporting.write_allure_extras(state.run_dir / "allure-results", data)
+    finish.carry_allure_history(state.run_dir)
+    finish.write_timeline(state.run_dir, data)
+    session.config.stash[finish.CHARTS] = finish.charts_html(state, when)
     session.config.stash[WRITTEN] = data
 
 
@@ -371,6 +417,8 @@ def snapshot(state: RunState, *, complete: bool) -> dict[str, Any]:
             logins += client.logins_made
             requests += client.logins_made if client is state.login_client else 0
     data = record.to_json(inconclusive_is_issue=state.inconclusive_is_issue, api_requests=requests, logins=logins)
+    if state.env is not None:
+        budget.apply(data, state.env.budget)
     data["complete"] = complete
     data["pending_attestations"] = [c["id"] for c in attest.pending(data["checks"])]
     data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/", "signoff": "record.md"}
@@ -394,3 +442,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"  - {reason}")
     terminalreporter.write_line(f"report:  {state.run_dir / 'report.html'}")
     terminalreporter.write_line(f"record:  {state.run_dir / 'record.json'}")
+    terminalreporter.write_line(f"timeline: {(state.run_dir / data['reports']['timeline']).resolve()}")
+    terminalreporter.write_line(budget.line(data))
+    for name, what in (data.get("exports") or {}).items():
+        terminalreporter.write_line(f"export {name}: {what}")

@@ -87,6 +87,10 @@ def pytest_html_results_summary(
         + "</p>"
         + "".join(f"<p>&#8226; {html.escape(r)}</p>" for r in data["verdict_reasons"])
     )
+    from postdeploy import budget, finish
+
+    prefix.append(f"<p><b>{html.escape(budget.line(data))}</b></p>")
+    prefix.append(config.stash.get(finish.CHARTS, ""))
     signed = state.run_dir / "record.md" if state.run_dir else None
     if signed is not None and signed.is_file():
         # The sign-off (the guide's checklist template) as the report's first section.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from postdeploy import budget
 from postdeploy.attest import attested, pending
 
 TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = {
@@ -101,6 +102,10 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
         f"Commit {record.get('commit') or '?'}; run {record.get('start')} to {record.get('end')} by {record.get('who')}.",
         "",
     ]
+    if record.get("budget"):
+        out += [budget.line(record), ""]
+    if (record.get("reports") or {}).get("timeline"):
+        out += [f"Every phase of this deployment: {record['reports']['timeline']}", ""]
     for section, lines in TEMPLATE.items():
         out.append(f"## {section}")
         for label, ids in lines:

@@ -62,6 +62,7 @@ FAULTS: dict[str, str] = {
     "sentry_new_type": "Sentry gets a new error type (TimeoutError), first seen now, 180 events",
     "stuck_metric": "db_connections_active is frozen at 0 while the app's pool keeps its connections",
     "disk_filling": "node_filesystem_avail_bytes of the sandbox's data dir falls to 0 within two hours",
+    "slack_down": "the Slack webhook stand-in answers every post with 500",
 }
 
 # Faults the app process implements itself, from faults.json.

@@ -28,6 +28,8 @@ def state_document(sup: Supervisor) -> dict[str, Any]:
         "sentry_org": state.SENTRY_ORG,
         "sentry_project": state.SENTRY_PROJECT,
         "sentry_project_id": state.SENTRY_PROJECT_ID,
+        # The Slack stand-in's base URL; the webhook URL itself is the secret file slack_webhook_url.
+        "slack_url": sup.slack.url,
         "log_file": str(sup.paths.app_log),
         "disk_mountpoint": str(sup.paths.root),
         "app_pidfile": str(sup.paths.app_pidfile),
@@ -93,6 +95,7 @@ def status_document(sup: Supervisor) -> dict[str, Any]:
                 "url": sup.prom.url if sup.prom else None,
             },
             "sentry": {"state": "running", "url": sup.sentry.url},
+            "slack": {"state": "down (fault slack_down)" if sup.slack.down else "running", "url": sup.slack.url},
             "traffic": {
                 "state": "running" if traffic else "not started",
                 "sent": traffic.sent if traffic else 0,

@@ -160,6 +160,18 @@ def read_secret(paths: Paths, name: str) -> str:
     return (paths.secrets_dir / name).read_text().strip()
 
 
+def write_secret(paths: Paths, name: str, value: str) -> None:
+    """Write one secret file (0600 from the start) that a component made at start-up."""
+    paths.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = paths.secrets_dir / name
+    tmp = target.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    os.replace(tmp, target)
+
+
 def read_state(paths: Paths) -> dict[str, Any] | None:
     """Return state.json's content, or None when there is none (or it is unreadable)."""
     try:

@@ -31,6 +31,7 @@ from sandbox.postgres import PortInUse, PostgresCluster
 from sandbox.prometheus import PrometheusServer
 from sandbox.sentry import SentryServer, SentryStore
 from sandbox.services import SERVICE_FAULTS, ServiceStack
+from sandbox.slack import SlackServer
 from sandbox.traffic import TrafficGenerator
 
 log = logging.getLogger("sandbox.supervisor")
@@ -51,6 +52,7 @@ class Supervisor:
         self.sentry = SentryServer(self.sentry_store, state.read_secret(paths, "sentry_token"))
         self.control = ControlServer(self)
         self.services = ServiceStack(paths)
+        self.slack = SlackServer()
         self.traffic: TrafficGenerator | None = None
         self.pg: PostgresCluster | None = None
         self.prom: PrometheusServer | None = None
@@ -109,6 +111,9 @@ class Supervisor:
         # Grafana, FinCra, SMTP and the fault exporter; then Alertmanager, before Prometheus.
         self.services.start_threads(lambda start: self._bind_thread_server(start, used))
         self._start_with_ports(lambda port: self.services.start_alertmanager(self.runtime_dir, port), used)
+        self._bind_thread_server(self.slack.start, used)
+        # The webhook URL is a credential: a secret file, never a state.json key.
+        state.write_secret(self.paths, "slack_webhook_url", self.slack.webhook_url)
         # Prometheus first: its first scrape comes ~5 s after start whatever the interval,
         # so it discovers the target while Postgres and the app come up. It scrapes the
         # app's plain HTTP port, as production's Prometheus does.
@@ -229,6 +234,8 @@ class Supervisor:
             dbfaults.start_long_query(self.pg)
         elif name == "sentry_new_type":
             dbfaults.inject_new_type(self.sentry_store)
+        elif name == "slack_down":
+            self.slack.down = True
         self.faults.append(name)
         try:
             if name == "error_logged":
@@ -251,6 +258,7 @@ class Supervisor:
         self.ready = False
         self.publish_faults(wait=False)
         self.sentry_store.clear_injected()
+        self.slack.down = False
         self.traffic.resume()
         self.services.heal(previous, self.sentry, self.prom)
         if "rules_missing" in previous:
@@ -332,6 +340,7 @@ class Supervisor:
                     log.exception("stopping %s failed", type(component).__name__)
         self.services.stop()
         self.sentry.stop()
+        self.slack.stop()
         self.control.stop()
         if self.runtime_dir is not None:
             shutil.rmtree(self.runtime_dir, ignore_errors=True)

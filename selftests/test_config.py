@@ -128,6 +128,8 @@ def test_shipped_environment_files_validate(monkeypatch):
 def test_baseline_offset_is_one_day_or_one_week(tmp_path):
     """Item 22's fallback compares with the same window 1d or 1w ago; anything else is a config error."""
     (tmp_path / "environments").mkdir()
-    (tmp_path / "environments" / "bad.toml").write_text('[api]\nbase_url = "https://x.invalid"\n[baseline]\noffset = "3h"\n')
+    (tmp_path / "environments" / "bad.toml").write_text(
+        '[api]\nbase_url = "https://x.invalid"\n[baseline]\noffset = "3h"\n'
+    )
     with pytest.raises(ConfigError, match=r"offset must be 1d or 1w, got .3h."):
         load_environment("bad", tmp_path)

@@ -96,6 +96,8 @@ LATER |= {"dashboard_missing", "sentry_bad_token", "payments_down", "smtp_down",
 LATER |= {"long_query", "error_burst", "sentry_new_type", "stuck_metric", "disk_filling"}
 # The metric faults of issue 3 (proved in test_first_hour_metrics_e2e.py).
 LATER |= {"cpu_burn", "endpoint_5xx", "latency_regression", "no_registrations"}
+# The pre_deploy ones, tested in their own files: slack_down (notify.team) in test_exports_e2e.py.
+LATER |= {"slack_down"}
 
 
 def test_every_sandbox_fault_has_an_expectation():
@@ -136,7 +138,8 @@ def test_healthy_under_xdist_one_record_one_login(box: Sandbox, tmp_path: Path):
     assert "node down" not in run.output and "Warning" not in run.output, run.output[-3000:]
     assert {k for k, v in run.outcomes().items() if v == "passed"} == FIRST15
     assert run.record["logins"] == 1
-    assert len(list((tmp_path / "local").iterdir())) == 2  # one run folder + latest
+    # One run folder + latest (+ 1.4.2/, the deployment's timeline).
+    assert len([p for p in (tmp_path / "local").iterdir() if p.name != "1.4.2"]) == 2
     labels = (run.folder / "allure-results").glob("*-result.json")
     assert any('"phase"' in p.read_text() for p in labels)
 

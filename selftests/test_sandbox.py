@@ -41,6 +41,7 @@ STATE_KEYS = {
     "sentry_org",
     "sentry_project",
     "sentry_project_id",
+    "slack_url",
     "log_file",
     "disk_mountpoint",
     "app_pidfile",

@@ -35,6 +35,8 @@ SECRET_VARS = {
     "db_password": "PD_E2E_DB_PASSWORD",
     "sentry_token": "PD_E2E_SENTRY_TOKEN",
     "restore_db_password": "PD_E2E_RESTORE_DB_PASSWORD",
+    # The Slack stand-in's webhook URL (its last part is the credential): the verdict goes there.
+    "slack_webhook_url": "PD_E2E_SLACK_WEBHOOK_URL",
 }
 # A Prometheus bearer token: the sandbox's Prometheus ignores it, the suite sends it on every query.
 PROM_TOKEN_VAR = "PD_E2E_PROM_TOKEN"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.first_24h
 
 
 def db_connections_part(request: pytest.FixtureRequest, prom, target, deployment) -> dict[str, Result]:
-    """"DB connections stable" of the dashboard review: the db.connections judgement (both sources)."""
+    """ "DB connections stable" of the dashboard review: the db.connections judgement (both sources)."""
     if target.database is None:
         return {}
     conn = request.getfixturevalue("db")

@@ -45,6 +45,7 @@ ADVICE = {
     "integrations": "check the provider's status page and credentials (FinCra api-key, SMTP user/password), network egress and DNS; payments or email down blocks key flows: escalate to the provider",
     "morning.health": "open the firing alerts in Alertmanager and follow their runbooks; read the overnight Sentry errors; silence only what is understood",
     "alerts.tuning": "a flapping alert is noise: raise its `for:` duration or threshold, or fix the cause; review alerts that fired but needed no action",
+    "notify.team": "tell the team by hand in the deploy channel; check the webhook (revoked? channel archived?) and Slack's status page",
 }
 
 # First hour, first 24 hours, daily: the metric checks (items 11-27).

@@ -1,0 +1,39 @@
+"""The request budget of a phase: how many API requests a run may send before that is a finding.
+
+Being gentle on the target is part of the job (issue 6): a phase that sends more than its
+documented budget (`[budget]` in the environment file) makes the verdict "issues" at
+least, so a check that starts hammering production is noticed in the record, not later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from postdeploy.config import Budget
+
+
+def apply(data: dict[str, Any], budget: Budget) -> dict[str, Any]:
+    """Add `budget` to a record (sent vs limit) and raise the verdict when the limit was exceeded."""
+    phase = str(data.get("phase", ""))
+    limit = budget.of(phase)
+    sent = int(data.get("api_requests", 0))
+    exceeded = sent > limit
+    data["budget"] = {"phase": phase, "limit": limit, "sent": sent, "exceeded": exceeded}
+    if exceeded:
+        reason = (
+            f"request budget exceeded: {sent} API requests sent in phase {phase}, budget {limit} "
+            "([budget] in the environment file)"
+        )
+        data.setdefault("verdict_reasons", []).append(reason)
+        if data.get("verdict") == "success":
+            data["verdict"] = "issues"
+    return data
+
+
+def line(data: dict[str, Any]) -> str:
+    """One line for a report: "API requests: 42 of 200 (budget of first15)"."""
+    b = data.get("budget") or {}
+    if not b:
+        return f"API requests: {data.get('api_requests', 0)}"
+    over = " - EXCEEDED" if b.get("exceeded") else ""
+    return f"API requests: {b['sent']} of {b['limit']} (budget of {b['phase']}){over}"

@@ -1,0 +1,43 @@
+"""Pre-deployment P4, team notified: the deploy notice posted to the team's Slack webhook.
+
+Opt-in: without a `[slack]` section the check is skipped saying what to add. The webhook
+URL is a secret and never appears in the result, only "the Slack webhook".
+"""
+
+from __future__ import annotations
+
+from postdeploy import slack
+from postdeploy.checks.advice import advice
+from postdeploy.config import Environment
+from postdeploy.errors import TargetError
+from postdeploy.record import who
+from postdeploy.results import Result, failed, passed, skipped
+
+
+def notify_team(env: Environment) -> Result:
+    """Post the deploy notice; pass when Slack answers 200 `ok`."""
+    if env.slack is None:
+        return skipped(
+            f'not configured: add a [slack] section with webhook_env = "VAR" (or webhook_file) to {env.path}'
+        )
+    payload = slack.notice(env.name, env.expected.version, env.expected.commit, who())
+    evidence = {
+        "channel": "Slack incoming webhook (URL from " + env.slack.webhook.source + ")",
+        "message": payload["text"],
+    }
+    try:
+        slack.post(env.slack, payload)
+    except TargetError as exc:
+        return failed(
+            f"team not notified: {exc}",
+            value="not delivered",
+            threshold="200 ok",
+            evidence=evidence,
+            advice=advice("notify.team"),
+        )
+    return passed(
+        "team notified: Slack accepted the deploy notice (200 ok)",
+        value="200 ok",
+        threshold="200 ok",
+        evidence=evidence,
+    )
