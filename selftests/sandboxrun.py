@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,9 @@ def seed_history(reports: Path, state: dict[str, Any], *, staging: bool = True) 
             "end": name[:15],
         }
         (folder / "record.json").write_text(json.dumps(record))
+
+
+def wait_release_age(box: Sandbox, seconds: float) -> None:
+    """Sleep until the sandbox's release has been up `seconds` (each heal redeploys it)."""
+    deployed = datetime.fromisoformat(box.state()["deployed_at"]).timestamp()
+    time.sleep(max(0.0, deployed + seconds - time.time()))

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from sandboxrun import Sandbox
+from sandboxrun import Sandbox, wait_release_age
 
 FILES = {
     "first_hour": "tests_metrics/test_first_hour_metrics.py",
@@ -32,12 +31,6 @@ MINE = {
 }
 # The local env judges windows of at least 10 s after a 3 s warm-up (environments/local.toml).
 YOUNGEST = 14.0
-
-
-def wait_release_age(box: Sandbox, seconds: float) -> None:
-    """Sleep until the sandbox's release has been up `seconds` (each heal redeploys it)."""
-    deployed = datetime.fromisoformat(box.state()["deployed_at"]).timestamp()
-    time.sleep(max(0.0, deployed + seconds - time.time()))
 
 
 def run_phase(box: Sandbox, reports: Path, phase: str):

@@ -2,8 +2,10 @@
 
 The suite runs against the sandbox from an environment file of our own that takes every
 secret from an environment variable (`password_env`, `token_env`) holding the sandbox's
-real, random secret values; those values are the canaries. Every existing phase runs
-(`-m first15`, `-m first_hour`) under xdist on the healthy sandbox and with faults that
+real, random secret values; those values are the canaries. Every phase runs (first15,
+first_hour, first_24h, pre_deploy and daily under xdist, weekly serially: the restore
+password, the Grafana token, the FinCra key, the SMTP password and the Slack webhook URL
+are used there) on the healthy sandbox, and first15 and first_hour with faults that
 make auth and reads fail loudly and quote error bodies, plus one serial `--allow-writes`
 run (the write check sends the token on POST and DELETE). Then every file of every
 reports folder and the runs' stdout and stderr are searched for each canary, for any
@@ -27,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandboxrun import ROOT, Run, Sandbox
+from sandboxrun import ATTESTED, ROOT, Run, Sandbox, seed_history
 
 # Secret file of the sandbox -> the environment variable our environment file names instead.
 SECRET_VARS = {
@@ -37,6 +39,9 @@ SECRET_VARS = {
     "restore_db_password": "PD_E2E_RESTORE_DB_PASSWORD",
     # The Slack stand-in's webhook URL (its last part is the credential): the verdict goes there.
     "slack_webhook_url": "PD_E2E_SLACK_WEBHOOK_URL",
+    "grafana_token": "PD_E2E_GRAFANA_TOKEN",
+    "fincra_api_key": "PD_E2E_FINCRA_API_KEY",
+    "smtp_password": "PD_E2E_SMTP_PASSWORD",
 }
 # A Prometheus bearer token: the sandbox's Prometheus ignores it, the suite sends it on every query.
 PROM_TOKEN_VAR = "PD_E2E_PROM_TOKEN"
@@ -145,6 +150,11 @@ def runs(box: Sandbox, planted: Planted, tmp_path_factory: pytest.TempPathFactor
     run("healthy-first_hour", "first_hour", "-n", "2")
     run("writes-first15-serial", "first15", "--allow-writes")
     run("healthy-weekly", "weekly")
+    # The other phases, under xdist, with every manual item attested and the records they read.
+    seeded = tmp_path_factory.mktemp("reports-seeded")
+    seed_history(seeded, box.state())
+    for phase in ("pre_deploy", "first_24h", "daily"):
+        out[f"healthy-{phase}"] = Outcome(ours.run_suite(seeded, "-n", "2", *ATTESTED, marks=phase), seeded)
     try:
         for fault in READ_FAULTS:
             proc = box.cli("fault", fault)
@@ -165,6 +175,9 @@ LABELS = [
     "healthy-first_hour",
     "writes-first15-serial",
     "healthy-weekly",
+    "healthy-pre_deploy",
+    "healthy-first_24h",
+    "healthy-daily",
     "reads-failing-first15",
     "login-failing-first15",
     "login-failing-first_hour",
@@ -199,6 +212,9 @@ def test_the_runs_took_their_secrets_from_our_variables(runs: dict[str, Outcome]
     assert runs["writes-first15-serial"].run.outcomes()["business.flow.write"] == "passed"
     # The restore role's password from our variable: the weekly restore test logged in with it.
     assert runs["healthy-weekly"].run.outcomes()["backup.restore"] == "passed"
+    # The Grafana token, the FinCra key and the SMTP password from our variables worked.
+    assert runs["healthy-pre_deploy"].run.outcomes()["monitoring.ready"] == "passed"
+    assert runs["healthy-first_24h"].run.outcomes()["integrations"] == "passed"
     reads = runs["reads-failing-first15"].run
     assert reads.outcomes()["auth.login"] == "passed"
     assert {"db.read", "business.flow", "errors.no_leak"} <= reads.failed()
