@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := postgresql postgresql-contrib prometheus prometheus-alertmanager prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test lint bench sandbox-up sandbox-down clean allure-report
+.PHONY: setup system demo test lint bench soak sandbox-up sandbox-down clean allure-report
 
 setup: system $(STAMP)
 
@@ -41,6 +41,10 @@ demo: setup
 # The self-tests: unit tests, then the end-to-end runs against a sandbox of their own.
 test: setup
 	$(VENV)/bin/pytest selftests -q
+
+# Twenty healthy runs of every phase in a row (first15 also under -n 2): zero alarms allowed.
+soak: setup
+	POSTDEPLOY_FALSE_ALARM_RUNS=140 $(VENV)/bin/pytest selftests/test_no_false_alarms.py -q
 
 # Figures of the first15 phase against a sandbox of its own, printed as a table (not a test).
 # `make bench BENCH_ARGS="--markdown BENCHMARKS.md"` also writes them into BENCHMARKS.md.

@@ -284,6 +284,71 @@ def requests_per_phase(bench: Bench, reports: Path, serial: list[Run], xdist: li
     return max(int(r.record["api_requests"]) for r in serial if r.record)
 
 
+# Manual items attested, as a person would: a pending one would make every verdict `issues`.
+ATTEST = [
+    f"--attest={item}=bench: done"
+    for item in ("smoke.manual", "team.communicated", "support.channels", "analytics.reviewed")
+]
+LATER_PHASES = ("first_hour", "first_24h", "daily", "weekly", "pre_deploy")
+
+
+def previous_release(reports: Path) -> None:
+    """A successful record of the previous release: the rollback target pre_deploy looks for."""
+    folder = reports / "local" / "20261112T100000Z-first15"
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"env": "local", "phase": "first15", "version": "1.4.1", "commit": "4d2e8a1", "verdict": "success"}
+    (folder / "record.json").write_text(json.dumps({**record, "complete": True, "checks": [], "end": "20261112T1000"}))
+
+
+def every_phase(bench: Bench, reports: Path) -> dict[str, int]:
+    """Time to verdict and API requests of the later phases (serial, median); returns checks per phase."""
+    previous_release(reports)
+    checks: dict[str, int] = {}
+    for phase in LATER_PHASES:
+        runs = [suite(bench, reports, *ATTEST, marks=phase) for _ in range(bench.runs)]
+        seconds = [r.seconds for r in runs]
+        bad = [r.verdict for r in runs if r.verdict != "success"]
+        rec = runs[-1].record or {}
+        checks[phase] = len(rec.get("checks", []))
+        bench.row(
+            f"{phase} time to verdict, serial",
+            f"{median(seconds):.2f} s",
+            spread(seconds) + f"; {checks[phase]} checks; API requests {rec.get('api_requests')}"
+            f" (budget {rec.get('budget', {}).get('limit', '?') if isinstance(rec.get('budget'), dict) else '?'}),"
+            f" logins {rec.get('logins')}",
+        )
+        if bad:
+            bench.notes.append(f"{phase}: {len(bad)} of {len(runs)} healthy runs were not a success: {bad}")
+    return checks
+
+
+def hung_later_phases(bench: Bench, reports: Path, checks: dict[str, int]) -> None:
+    """Every later phase against db_frozen, app_down and a never-answering API, next to its bound."""
+    from postdeploy.bounds import phase_bound
+    from postdeploy.config import load_environment
+
+    for fault in ("db_frozen", "app_down", "hung socket"):
+        for phase in LATER_PHASES:
+            limit, formula = phase_bound(load_environment("local", ROOT), checks[phase])
+            if fault == "hung socket":
+                with hung_listener() as port:
+                    run = suite(bench, reports, *ATTEST, marks=phase, env=bench.env(hung_state_dir(bench, port)))
+            else:
+                bench.cli("fault", fault)
+                try:
+                    run = suite(bench, reports, *ATTEST, marks=phase)
+                finally:
+                    bench.cli("heal")
+            within = "within" if run.seconds <= limit else "OVER"
+            bench.row(
+                f"{phase}, {fault}",
+                f"{run.seconds:.2f} s",
+                f"{within} the bound {limit:.0f} s ({formula}); verdict {run.verdict}",
+            )
+            if run.seconds > limit:
+                bench.notes.append(f"{phase} with {fault} took {run.seconds:.1f} s, over its bound of {limit:.1f} s")
+
+
 def bound(bench: Bench, api_requests: int) -> tuple[float, str]:
     """The documented bound of a first15 run against hung targets, from environments/local.toml."""
     os.environ["POSTDEPLOY_SANDBOX_DIR"] = str(bench.sandbox_dir)  # local.toml reads the state through it
@@ -358,22 +423,17 @@ def hung_targets(bench: Bench, reports: Path, api_requests: int) -> None:
             bench.notes.append(f"first15 with {name}: verdict {run.verdict}, expected rollback")
 
 
-def peak_memory(bench: Bench, reports: Path) -> None:
-    """Max RSS of a `first15 or first_hour` run, measured by a helper so no other child counts."""
-    marks = "first15 or first_hour"
+def peak_memory(bench: Bench, reports: Path, marks: str = "daily") -> None:
+    """Max RSS of one run (default a full daily run), measured by a helper so no other child counts."""
     helper = (
         "import resource, subprocess, sys\n"
         "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
         "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
-    cmd = [*pytest_cmd(), "-m", marks, "--env", "local", f"--reports-dir={reports}"]
+    cmd = [*pytest_cmd(), "-m", marks, "--env", "local", f"--reports-dir={reports}", *ATTEST]
     run = timed([sys.executable, "-c", helper, *cmd], bench.env())
     code, kib = run.output.split()
-    bench.row(
-        'peak RSS, -m "first15 or first_hour"',
-        f"{int(kib) / 1024:.0f} MiB",
-        f"serial, one process; exit {code}; there is no daily phase yet",
-    )
+    bench.row(f'peak RSS, -m "{marks}"', f"{int(kib) / 1024:.0f} MiB", f"serial, one process; exit {code}")
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -414,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sandbox-dir", type=Path, help="use this running sandbox instead of starting one")
     parser.add_argument("--runs", type=int, default=5, help="runs per median (default 5)")
+    parser.add_argument("--first15-only", action="store_true", help="hung targets: first15 only (saves ~2 min)")
     parser.add_argument("--markdown", type=Path, help="also write the figures into this file (e.g. BENCHMARKS.md)")
     args = parser.parse_args(argv)
     if shutil.which("curl") is None:
@@ -432,8 +493,11 @@ def main(argv: list[str] | None = None) -> int:
             timing = time_to_verdict(bench, reports)
             start_up(bench)
             api_requests = requests_per_phase(bench, reports, timing["serial"], timing["xdist"])
+            checks = every_phase(bench, reports)
             peak_memory(bench, reports)
             hung_targets(bench, reports, api_requests)
+            if not args.first15_only:
+                hung_later_phases(bench, reports, checks)
         finally:
             if own:
                 bench.cli("down")

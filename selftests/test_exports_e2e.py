@@ -188,7 +188,8 @@ def test_notify_team_posts_and_fails_when_slack_is_down(box: Sandbox, tmp_path: 
     notify = run.check("notify.team")
     assert notify["outcome"] == "failed" and notify["severity"] == "minor"
     assert "team not notified: Slack webhook answered 500" in notify["summary"]
-    assert run.record["verdict"] == "success"  # minor: recorded, never decides
+    # Minor: recorded, never decides (the phase's other checks may; they are not this test's).
+    assert not any("notify.team" in reason for reason in run.record["verdict_reasons"]), run.record["verdict_reasons"]
     assert run.record["exports"]["slack"].startswith("FAILED: Slack webhook answered 500")
     hook = (box.folder / "secrets" / "slack_webhook_url").read_text().strip()
     assert hook.rsplit("/", 1)[1] not in json.dumps(run.record) + run.output

@@ -14,6 +14,7 @@ shows how often it failed, not only once.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ CYCLE: tuple[tuple[str, tuple[str, ...]], ...] = (
 BAD = ("failed", "error", "inconclusive")
 # Seconds: windows.analytics + windows.warmup of environments/local.toml.
 RELEASE_AGE = 43.0
+# Seconds an alert of the sandbox's rules may take to resolve after a fault (1m windows, `for: 30s`).
+ALERTS_WAIT = 180.0
 
 
 def runs_wanted() -> int:
@@ -63,6 +66,18 @@ def sandbox_status(box: Sandbox) -> dict[str, Any]:
     response = httpx.get(f"{box.state()['control_url']}/status", timeout=5)
     response.raise_for_status()
     return response.json()
+
+
+def wait_alerts_resolved(box: Sandbox, bound: float) -> None:
+    """Wait (at most `bound` s) until Alertmanager shows no active alert; fail if it never does."""
+    url = f"{box.state()['alertmanager_url']}/api/v2/alerts?active=true&silenced=false&inhibited=false"
+    deadline = time.monotonic() + bound
+    while True:
+        firing = [a["labels"].get("alertname") for a in httpx.get(url, timeout=5).json()]
+        if not firing or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert not firing, f"alerts still firing {bound:.0f} s after the heal: {firing}"
 
 
 def describe(run: Run) -> str:
@@ -99,6 +114,9 @@ def healthy(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # The heal redeployed the app: give it the longest local window (analytics, 40 s) plus its
     # warm-up, as an on-call engineer's first-hour run would find it, before the first run.
     wait_release_age(box, RELEASE_AGE)
+    # Alerts that earlier modules' faults set off (HighErrorRate after a 5xx burst) are real
+    # and morning.health reports them; a healthy start means they have resolved.
+    wait_alerts_resolved(box, ALERTS_WAIT)
     yield reports
 
 

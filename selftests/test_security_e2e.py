@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandboxrun import Sandbox
+from sandboxrun import ATTESTED, Sandbox
 
 SECURITY = {"tls.cert", "tls.redirect", "headers.security", "errors.no_leak", "api.surface", "input.robust"}
 MARKS = "first15 or first_hour"
@@ -28,13 +28,13 @@ EXPECT: dict[str, dict[str, str]] = {
 def baseline(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A reports folder holding one successful run: the API surface the fault runs compare with."""
     reports = tmp_path_factory.mktemp("security-reports")
-    run = box.run_suite(reports, marks=MARKS)
+    run = box.run_suite(reports, *ATTESTED, marks=MARKS)
     assert run.record["verdict"] == "success", run.output[-3000:]
     return reports
 
 
 def test_security_checks_pass_on_the_healthy_sandbox_over_https(box: Sandbox, baseline: Path):
-    run = box.run_suite(baseline, marks=MARKS)
+    run = box.run_suite(baseline, *ATTESTED, marks=MARKS)
     outcomes = run.outcomes()
     assert {k for k in SECURITY if outcomes.get(k) == "passed"} == SECURITY, outcomes
     assert box.state()["api_url"].startswith("https://")
@@ -52,7 +52,7 @@ def test_security_fault_fails_its_check(box: Sandbox, baseline: Path, fault: str
     assert proc.returncode == 0, proc.stdout + proc.stderr
     try:
         time.sleep(0.5)
-        run = box.run_suite(baseline, marks=MARKS)
+        run = box.run_suite(baseline, *ATTESTED, marks=MARKS)
     finally:
         healed = box.cli("heal", timeout=120)
         assert healed.returncode == 0, healed.stdout + healed.stderr
