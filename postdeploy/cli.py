@@ -22,13 +22,19 @@ def newest_record(reports: Path) -> Path | None:
     return max(found, key=lambda p: (p.parent.name, p.stat().st_mtime)) if found else None
 
 
-def verdict(args: argparse.Namespace) -> int:
+def record_path(args: argparse.Namespace) -> Path | None:
+    """The record.json that --record names (a file or its run folder), else the newest; None, said, if none."""
     path = Path(args.record) if args.record else newest_record(Path(args.reports))
     if path is None:
         print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
+        return None
+    return path / "record.json" if path.is_dir() else path
+
+
+def verdict(args: argparse.Namespace) -> int:
+    path = record_path(args)
+    if path is None:
         return NO_RECORD
-    if path.is_dir():
-        path = path / "record.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         result = data["verdict"]
@@ -52,12 +58,9 @@ def timeline_cmd(args: argparse.Namespace) -> int:
     if args.env and args.version is not None:
         env_dir, version = reports / args.env, args.version
     else:
-        path = Path(args.record) if args.record else newest_record(reports)
+        path = record_path(args)
         if path is None:
-            print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
             return NO_RECORD
-        if path.is_dir():
-            path = path / "record.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             version = str(data.get("version") or "")
