@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
-from sandbox.postgres import PortInUse, pdeathsig_prefix
+from sandbox import daemon
 
 CONFIG = """\
 # Written by the sandbox supervisor; regenerated on every start.
@@ -55,34 +54,17 @@ class AlertmanagerServer:
         config.write_text(CONFIG)
         self.port = port
         log_start = self.log_file.tell()
-        self.proc = subprocess.Popen(
-            pdeathsig_prefix("TERM")
-            + [
+        self.proc = daemon.launch(
+            [
                 binary,
                 f"--config.file={config}",
                 f"--storage.path={self.dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--cluster.listen-address=",
             ],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            self.log_file,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log_file.flush()
-                text = Path(self.log_file.name).read_bytes()[log_start:].decode(errors="replace")
-                if "address already in use" in text:
-                    raise PortInUse(f"port {port} is in use")
-                raise RuntimeError(f"alertmanager exited with {self.proc.returncode}: {text[-300:]}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"alertmanager did not answer within {timeout:.0f}s")
+        daemon.wait_ready("alertmanager", self.proc, self.log_file, log_start, port, self.url, timeout)
 
     def alerts(self) -> list[dict[str, Any]]:
         """Return the active alerts it holds (empty on any failure)."""
@@ -110,15 +92,7 @@ class AlertmanagerServer:
             httpx.post(f"{self.url}/api/v2/alerts", json=resolved, timeout=2).raise_for_status()
 
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return daemon.running(self.proc)
 
     def stop(self, timeout: float = 10.0) -> None:
-        if not self.running():
-            return
-        assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        daemon.stop(self.proc, timeout)

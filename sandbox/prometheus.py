@@ -10,8 +10,7 @@ from typing import IO, Any
 
 import httpx
 
-from sandbox import history, state
-from sandbox.postgres import PortInUse, pdeathsig_prefix
+from sandbox import daemon, history, state
 
 CONFIG_TEMPLATE = """\
 # Written by the sandbox supervisor; regenerated on every start.
@@ -58,9 +57,8 @@ class PrometheusServer:
             history.write_blocks(self.dir / "tsdb", state.PROMETHEUS_JOB, self.dir)
         self.port = port
         log_start = self.log_file.tell()
-        self.proc = subprocess.Popen(
-            pdeathsig_prefix("TERM")
-            + [
+        self.proc = daemon.launch(
+            [
                 binary,
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.dir / 'tsdb'}",
@@ -72,25 +70,9 @@ class PrometheusServer:
                 # dropped and, by default, sent again only a minute later.
                 "--rules.alert.resend-delay=1s",
             ],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            self.log_file,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self.log_file.flush()
-                text = Path(self.log_file.name).read_bytes()[log_start:].decode(errors="replace")
-                if "address already in use" in text:
-                    raise PortInUse(f"port {port} is in use")
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {text[-300:]}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"prometheus did not answer within {timeout:.0f}s")
+        daemon.wait_ready("prometheus", self.proc, self.log_file, log_start, port, self.url, timeout)
 
     def _write_config(self, with_rules: bool) -> Path:
         config = self.dir / "prometheus.yml"
@@ -117,19 +99,11 @@ class PrometheusServer:
 
     def running(self) -> bool:
         """Tell whether the process is alive."""
-        return self.proc is not None and self.proc.poll() is None
+        return daemon.running(self.proc)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it takes too long."""
-        if not self.running():
-            return
-        assert self.proc is not None
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        daemon.stop(self.proc, timeout)
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """Run an instant query and return its vector (empty on any failure)."""
