@@ -32,6 +32,23 @@ def _read(source: LogSource, start: datetime) -> list[LogLine]:
     return source.read(start)
 
 
+def _read_window(
+    source: LogSource, window: float, deployed_at: datetime | None, check_id: str
+) -> tuple[list[LogLine] | Result, str, dict[str, Any]]:
+    """Read the window's lines, with how the window is said and the evidence so far.
+
+    In place of the lines, the failed Result of `check_id` when the logs cannot be read.
+    """
+    start, said = window_start(datetime.now(UTC), window, deployed_at)
+    evidence: dict[str, Any] = {"source": source.describe(), "window": said}
+    try:
+        lines = _read(source, start)
+    except TargetError as exc:
+        return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice(check_id)), said, evidence
+    evidence["lines read"] = str(len(lines))
+    return lines, said, evidence
+
+
 def _attach_top(evidence: dict[str, Any], errors: list[LogLine], n: int) -> list[tuple[str, int]]:
     top = top_patterns(errors, n)
     for i, (pattern, count) in enumerate(top, 1):
@@ -41,14 +58,9 @@ def _attach_top(evidence: dict[str, Any], errors: list[LogLine], n: int) -> list
 
 def errors(source: LogSource, deployed_at: datetime | None, cfg: LogChecks) -> Result:
     """Item 20: error lines in the window below the bound; the guide's patterns counted; top patterns attached."""
-    now = datetime.now(UTC)
-    start, said = window_start(now, cfg.window, deployed_at)
-    evidence: dict[str, Any] = {"source": source.describe(), "window": said}
-    try:
-        lines = _read(source, start)
-    except TargetError as exc:
-        return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.errors"))
-    evidence["lines read"] = str(len(lines))
+    lines, said, evidence = _read_window(source, cfg.window, deployed_at, "logs.errors")
+    if isinstance(lines, Result):
+        return lines
     if not lines:
         return inconclusive(
             f"inconclusive: no log line at all {said}: is this the right log source, is the app logging?",
@@ -78,14 +90,9 @@ def errors(source: LogSource, deployed_at: datetime | None, cfg: LogChecks) -> R
 
 def patterns(source: LogSource, cfg: LogChecks) -> Result:
     """Item 26: the top error patterns of the last day attached; their total below a bound."""
-    now = datetime.now(UTC)
-    start, said = window_start(now, cfg.patterns_window, None)
-    evidence: dict[str, Any] = {"source": source.describe(), "window": said}
-    try:
-        lines = _read(source, start)
-    except TargetError as exc:
-        return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.patterns"))
-    evidence["lines read"] = str(len(lines))
+    lines, said, evidence = _read_window(source, cfg.patterns_window, None, "logs.patterns")
+    if isinstance(lines, Result):
+        return lines
     if not lines:
         return inconclusive(f"inconclusive: no log line at all {said}", evidence=evidence)
     bad = [ln for ln in lines if is_error(ln)]
