@@ -29,19 +29,33 @@ class Trend:
         return f"<Trend {self.slope * 60:+.3g}/min over {self.span:.0f}s ({self.points} points), last {self.last:g}>"
 
 
-def fit(points: Sequence[tuple[float, float]]) -> Trend | None:
-    """Return the least-squares trend of the finite points, or None with fewer than two times."""
+def centre(
+    points: Sequence[tuple[float, float]], least: int
+) -> tuple[list[tuple[float, float]], float, float, float] | None:
+    """The finite points, their mean time, mean value and sum of squared time deviations.
+
+    None with fewer than `least` finite points or no time span (a least-squares fit's start).
+    """
     pts = [(t, v) for t, v in points if math.isfinite(t) and math.isfinite(v)]
-    if len(pts) < 2:
+    if len(pts) < least:
         return None
     n = len(pts)
     mt = sum(t for t, _ in pts) / n
     mv = sum(v for _, v in pts) / n
-    var = sum((t - mt) ** 2 for t, _ in pts)
-    if var <= 0:
+    stt = sum((t - mt) ** 2 for t, _ in pts)
+    if stt <= 0:
         return None
+    return pts, mt, mv, stt
+
+
+def fit(points: Sequence[tuple[float, float]]) -> Trend | None:
+    """Return the least-squares trend of the finite points, or None with fewer than two times."""
+    centred = centre(points, 2)
+    if centred is None:
+        return None
+    pts, mt, mv, var = centred
     slope = sum((t - mt) * (v - mv) for t, v in pts) / var
-    return Trend(slope, pts[-1][1], n, pts[-1][0] - pts[0][0])
+    return Trend(slope, pts[-1][1], len(pts), pts[-1][0] - pts[0][0])
 
 
 def flat(points: Sequence[tuple[float, float]]) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from postdeploy.durations import human
+from postdeploy.trends import centre
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,11 @@ def slope(points: Sequence[tuple[float, float]]) -> Slope | None:
 
     r2 is 1 for a perfect line and near 0 for noise; a flat series has r2 0 (no trend).
     """
-    pts = [(t, v) for t, v in points if math.isfinite(t) and math.isfinite(v)]
-    if len(pts) < 3:
+    centred = centre(points, 3)
+    if centred is None:
         return None
+    pts, mt, mv, stt = centred
     n = len(pts)
-    mt = sum(t for t, _ in pts) / n
-    mv = sum(v for _, v in pts) / n
-    stt = sum((t - mt) ** 2 for t, _ in pts)
-    if stt <= 0:
-        return None
     stv = sum((t - mt) * (v - mv) for t, v in pts)
     svv = sum((v - mv) ** 2 for _, v in pts)
     k = stv / stt
