@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import threading
@@ -45,13 +44,7 @@ def backup_dir(paths: state.Paths) -> Path:
 def ensure_secret(paths: state.Paths) -> str:
     """Create the restore role's password file (0600) once, and return the password."""
     target = paths.secrets_dir / RESTORE_SECRET
-    if not (target.exists() and target.read_text().strip()):
-        tmp = target.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24) + "\n")
-        os.replace(tmp, target)
+    state.ensure_secret_file(target)
     return target.read_text().strip()
 
 

@@ -7,7 +7,6 @@ process. Their URLs go into state.json; their secrets are files in secrets/ like
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -36,15 +35,7 @@ def ensure_service_secrets(paths: state.Paths) -> None:
     """Create the services' secret files (0600) when missing, keeping existing ones."""
     paths.secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in SERVICE_SECRETS:
-        target = paths.secrets_dir / name
-        if target.exists() and target.read_text().strip():
-            continue
-        tmp = target.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24) + "\n")
-        os.replace(tmp, target)
+        state.ensure_secret_file(paths.secrets_dir / name)
 
 
 class FaultExporter(LocalServer):

@@ -143,16 +143,20 @@ def ensure_secrets(paths: Paths) -> None:
     paths.secrets_dir.mkdir(mode=0o700, exist_ok=True)
     os.chmod(paths.secrets_dir, 0o700)
     for name in PUBLIC_SECRETS + PRIVATE_SECRETS:
-        target = paths.secrets_dir / name
-        if target.exists() and target.read_text().strip():
-            continue
-        # O_EXCL with 0600 so the value is never readable by others, not even briefly.
-        tmp = target.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24) + "\n")
-        os.replace(tmp, target)
+        ensure_secret_file(paths.secrets_dir / name)
+
+
+def ensure_secret_file(target: Path) -> None:
+    """Write a fresh random secret to ``target`` (0600) unless it already holds one."""
+    if target.exists() and target.read_text().strip():
+        return
+    # O_EXCL with 0600 so the value is never readable by others, not even briefly.
+    tmp = target.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(24) + "\n")
+    os.replace(tmp, target)
 
 
 def read_secret(paths: Paths, name: str) -> str:
