@@ -6,12 +6,10 @@ out. Faults and heal are long requests: they answer once the change is in effect
 
 from __future__ import annotations
 
-import json
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from sandbox.faults import FAULTS
-from sandbox.localserver import LocalServer
+from sandbox.localserver import JsonHandler, LocalServer
 
 if TYPE_CHECKING:
     from sandbox.supervisor import Supervisor
@@ -27,21 +25,10 @@ class OperationError(Exception):
         self.status = status
 
 
-class ControlHandler(BaseHTTPRequestHandler):
+class ControlHandler(JsonHandler):
     """Dispatches the four control routes to the supervisor."""
 
     supervisor: Supervisor
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _reply(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/status":

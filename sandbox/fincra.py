@@ -12,12 +12,9 @@
 from __future__ import annotations
 
 import hmac
-import json
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import urlsplit
 
-from sandbox.localserver import LocalServer
+from sandbox.localserver import JsonHandler, LocalServer
 
 BUSINESS_ID = "62c7b0e5d3f1a2b4c6d8e0f1"
 DOWN_PAGE = (
@@ -33,21 +30,11 @@ class FincraState:
         self.down = False
 
 
-class FincraHandler(BaseHTTPRequestHandler):
+class FincraHandler(JsonHandler):
+    content_type = "application/json; charset=utf-8"
     protocol_version = "HTTP/1.1"
     api_key: str
     provider: FincraState
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _reply(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:
         if self.provider.down:

@@ -14,15 +14,13 @@ Every ``/api`` call but health needs ``Authorization: Bearer <service account to
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.localserver import LocalServer
+from sandbox.localserver import JsonHandler, LocalServer
 
 DASHBOARD_UID = "amani-backend"
 DASHBOARD_TITLE = "Amani Backend Overview"
@@ -111,34 +109,15 @@ class GrafanaStore:
         return sorted(found, key=lambda a: a["time"], reverse=True)[:limit]
 
 
-class GrafanaHandler(BaseHTTPRequestHandler):
+class GrafanaHandler(JsonHandler):
     """Routes the few Grafana endpoints; everything else is Grafana's 404."""
 
     protocol_version = "HTTP/1.1"
     store: GrafanaStore
     token: str
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _reply(self, status: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def _authorised(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not header:
-            self._reply(401, {"message": "Unauthorized"})
-            return False
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.token.encode()):
-            self._reply(401, {"message": "Invalid API key"})
-            return False
-        return True
+        return self._bearer_ok(self.token, {"message": "Unauthorized"}, {"message": "Invalid API key"})
 
     def do_GET(self) -> None:
         split = urlsplit(self.path)

@@ -8,17 +8,14 @@ its search syntax for the keys a monitoring check uses, and Link-header paginati
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sandbox import state
-from sandbox.localserver import LocalServer
+from sandbox.localserver import JsonHandler, LocalServer
 from sandbox.sentry_query import QueryError, matches, parse_period, parse_query, parse_when
 
 UTC = dt.UTC
@@ -222,7 +219,7 @@ class SentryStore:
         return sorted(selected, key=keys[sort], reverse=True)  # type: ignore[arg-type]
 
 
-class SentryHandler(BaseHTTPRequestHandler):
+class SentryHandler(JsonHandler):
     """Routes the few Sentry endpoints; everything else is Sentry's 404."""
 
     protocol_version = "HTTP/1.1"
@@ -234,29 +231,10 @@ class SentryHandler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # the stand-in is quiet; the supervisor log is for the sandbox itself
-
-    def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
     def _authorised(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not header:
-            self._reply(401, {"detail": "Authentication credentials were not provided."})
-            return False
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.token.encode()):
-            self._reply(401, {"detail": "Invalid token"})
-            return False
-        return True
+        return self._bearer_ok(
+            self.token, {"detail": "Authentication credentials were not provided."}, {"detail": "Invalid token"}
+        )
 
     def do_GET(self) -> None:
         split = urlsplit(self.path)
