@@ -40,7 +40,7 @@ demo: setup
 
 # The self-tests: unit tests, then the end-to-end runs against a sandbox of their own.
 test: setup
-	$(VENV)/bin/pytest selftests -q
+	$(VENV)/bin/pytest selftests -q --durations=15
 
 # Twenty healthy runs of every phase in a row (first15 also under -n 2): zero alarms allowed.
 soak: setup

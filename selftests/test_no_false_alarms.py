@@ -5,7 +5,7 @@ verdict, so this runs every phase against the healthy sandbox, with its syntheti
 running, many times in a row, into one reports folder (as in use: api.surface, staging.passed
 and db.size read the earlier records). One cycle is first15, first15 `-n 2`, first_hour,
 first_24h, daily, weekly, pre_deploy; manual items are attested, as a person would. By
-default 21 runs (three cycles, about 2 minutes on a 2-core machine).
+default 14 runs (two cycles, about 1.5 minutes on a 2-core machine).
 POSTDEPLOY_FALSE_ALARM_RUNS sets the number of runs (same order, cut or repeated):
 `make soak` runs 140, twenty of every phase. Every run is its own test, so a flaky check
 shows how often it failed, not only once.
@@ -47,8 +47,8 @@ ALERTS_WAIT = 180.0
 
 
 def runs_wanted() -> int:
-    """Return the number of runs from POSTDEPLOY_FALSE_ALARM_RUNS (default 21)."""
-    raw = os.environ.get(RUNS_VAR, "21")
+    """Return the number of runs from POSTDEPLOY_FALSE_ALARM_RUNS (default 14)."""
+    raw = os.environ.get(RUNS_VAR, "14")
     try:
         runs = int(raw)
     except ValueError:

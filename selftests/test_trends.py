@@ -16,7 +16,6 @@ from postdeploy.results import failed, inconclusive, passed
 
 # After test_plugin.py's in-process pytester sessions hypothesis believes plugins are still
 # initialising and warns that strategies are evaluated "at import time": a false alarm here.
-pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisSideeffectWarning")
 
 
 def test_slope_of_a_line_is_exact():
