@@ -270,7 +270,7 @@ def requests_per_phase(bench: Bench, reports: Path, serial: list[Run], xdist: li
         seen(xdist, "api_requests"),
         f"logins per run: {seen(xdist, 'logins')}; each worker pings once for wait.ready",
     )
-    hour = suite(bench, reports, marks="first_hour")
+    hour = suite(bench, reports, *ATTEST, marks="first_hour")
     if hour.record is None:
         raise SystemExit(f"bench: the first_hour run wrote no record:\n{hour.output[-3000:]}")
     rec = hour.record
@@ -493,8 +493,9 @@ def main(argv: list[str] | None = None) -> int:
             timing = time_to_verdict(bench, reports)
             start_up(bench)
             api_requests = requests_per_phase(bench, reports, timing["serial"], timing["xdist"])
-            checks = every_phase(bench, reports)
+            # The daily run first: pre_deploy's load probe would show in its 60 s trend window.
             peak_memory(bench, reports)
+            checks = every_phase(bench, reports)
             hung_targets(bench, reports, api_requests)
             if not args.first15_only:
                 hung_later_phases(bench, reports, checks)
