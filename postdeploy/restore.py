@@ -121,11 +121,14 @@ def _use_list(restore: str, archive: Path, timeout: float, skip_extensions: bool
     """Write a pg_restore --use-list without EXTENSION entries (a CREATEDB role may not create them)."""
     if not skip_extensions:
         return None
-    out = subprocess.run(
-        [restore, "--list", str(archive)], capture_output=True, text=True, timeout=timeout, check=False
-    )
+    try:
+        out = subprocess.run(
+            [restore, "--list", str(archive)], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise BackupError(f"pg_restore --list did not finish within {timeout:g}s") from None
     if out.returncode != 0:
-        raise BackupError(f"pg_restore --list failed: {out.stderr.strip()[:300]}")
+        raise BackupError(f"pg_restore --list failed: {redact(_error_line(out.stderr))}")
     keep = [ln for ln in out.stdout.splitlines() if not re.search(r"\b(EXTENSION|COMMENT - EXTENSION)\b", ln)]
     listing = archive.with_suffix(".list")
     listing.write_text("\n".join(keep) + "\n")

@@ -367,3 +367,14 @@ def test_bad_settings_are_one_line_failures(tmp_path: Path) -> None:
     (tmp_path / f"amani_backup_{now}.sql.gz").write_bytes(gzip.compress(CUSTOM))
     nobin = cb.newest_readable(Backups(dir=str(tmp_path), pg_bin=str(tmp_path / "nope")), 3600, "backup.fresh")
     assert nobin.outcome == "failed" and "pg_restore not found in [backups] pg_bin" in nobin.summary
+
+
+def test_use_list_that_hangs_is_a_one_line_backup_error(tmp_path):
+    """`pg_restore --list` stuck past the timeout is a BackupError naming it, never a traceback."""
+    from postdeploy.restore import _use_list
+
+    slow = tmp_path / "pg_restore"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.chmod(0o755)
+    with pytest.raises(BackupError, match=r"pg_restore --list did not finish within 0.3s"):
+        _use_list(str(slow), tmp_path / "backup.dump", 0.3, True)
