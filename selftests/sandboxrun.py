@@ -7,12 +7,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 @dataclass
@@ -88,6 +93,80 @@ class Sandbox:
         return Run(proc.returncode, proc.stdout + proc.stderr, record, folder, seconds)
 
 
+    def promql(self, query: str) -> float | None:
+        """Return the first value of an instant query to the sandbox's Prometheus (None: empty)."""
+        st = self.state()
+        response = httpx.get(f"{st['prometheus_url']}/api/v1/query", params={"query": query}, timeout=5)
+        response.raise_for_status()
+        result = response.json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def scraped_after(self, moment: float) -> bool:
+        """Whether Prometheus holds a scrape of the app taken after `moment` (epoch seconds)."""
+        last = self.promql(f'max(timestamp(up{{job="{self.state()["prometheus_job"]}"}}))')
+        return last is not None and last > moment
+
+    def run_until(
+        self,
+        reports: Path,
+        *args: str,
+        marks: str = "first15",
+        done: Callable[[Run], bool],
+        bound: float,
+    ) -> Run:
+        """Run the suite until `done(run)` holds or `bound` seconds have passed; return the last run.
+
+        For a fault that shows in live metrics: the traffic must meet the fault and Prometheus
+        scrape it, which takes longer on a busy machine. The caller asserts on the run returned,
+        so a fault never caught fails with the last run's evidence.
+        """
+        return repeat_until(self, lambda: self.run_suite(reports, *args, marks=marks), done, bound)
+
+    def fault(self, *names: str) -> float:
+        """Switch faults on (the CLI returns once they are in effect); return the time they were."""
+        for name in names:
+            proc = self.cli("fault", name)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return time.time()
+
+    def heal(self) -> None:
+        healed = self.cli("heal", timeout=120)
+        assert healed.returncode == 0, healed.stdout + healed.stderr
+
+
+def repeat_until(box: Sandbox, attempt: Callable[[], T], done: Callable[[T], bool], bound: float) -> T:
+    """Call `attempt` until `done` holds of its result or `bound` seconds pass; return the last result."""
+    deadline = time.monotonic() + bound
+    while True:
+        result = attempt()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        # Bounded poll: one more scrape of the app before the next attempt.
+        wait_for("a scrape of the app", partial(box.scraped_after, time.time()), 30)
+
+
+def wait_live_data(box: Sandbox, since: float, seconds: float, what: str) -> None:
+    """Wait until the app has run `seconds` past `since` and Prometheus scraped it after that.
+
+    The windows the checks judge hold the live app's samples, which take real time to exist;
+    on a busy machine scrapes lag, hence the scrape condition, bounded.
+    """
+    wait_for(
+        what,
+        lambda: time.time() >= since + seconds and box.scraped_after(since + seconds),
+        seconds + 60,
+    )
+
+
+def wait_for(what: str, condition: Callable[[], bool], bound: float, interval: float = 0.2) -> None:
+    """Poll `condition` until it holds; fail naming `what` when `bound` seconds pass first."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {bound:.0f} s for {what}, in vain")
+        time.sleep(interval)  # bounded poll on a condition of the sandbox's own processes
+
+
 def start(folder: Path) -> Sandbox:
     env = {**os.environ, "POSTDEPLOY_SANDBOX_DIR": str(folder)}
     env.pop("POSTDEPLOY_ENV", None)
@@ -140,6 +219,48 @@ def seed_history(reports: Path, state: dict[str, Any], *, staging: bool = True) 
 
 
 def wait_release_age(box: Sandbox, seconds: float) -> None:
-    """Sleep until the sandbox's release has been up `seconds` (each heal redeploys it)."""
+    """Wait until the release has run `seconds` and Prometheus has scraped it since (each heal redeploys)."""
     deployed = datetime.fromisoformat(box.state()["deployed_at"]).timestamp()
-    time.sleep(max(0.0, deployed + seconds - time.time()))
+    wait_live_data(box, deployed, seconds, f"the release to be {seconds:.0f} s old and scraped")
+
+
+def backdate_size_history(reports: Path, seconds: float, env: str = "local") -> None:
+    """Move every db.size record of `reports/<env>/history.jsonl` `seconds` into the past.
+
+    capacity needs a span of history (`[capacity] min_span`): made here with explicit
+    timestamps, not by waiting for the clock between two runs.
+    """
+    path = reports / env / "history.jsonl"
+    lines = []
+    for line in path.read_text().splitlines():
+        data = json.loads(line)
+        data["epoch"] -= seconds
+        data["ts"] = datetime.fromtimestamp(data["epoch"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lines.append(json.dumps(data, separators=(",", ":")))
+    path.write_text("".join(f"{line}\n" for line in lines))
+
+
+def seed_size_history(box: Sandbox, reports: Path, age: float, env: str = "local") -> None:
+    """Write one db.size record `age` seconds old with the database's size now (no growth since)."""
+    import psycopg
+
+    st = box.state()
+    password = (box.folder / "secrets" / "db_password").read_text().strip()
+    dsn = f"host={st['db_host']} port={st['db_port']} dbname={st['db_name']} user={st['db_user']}"
+    with psycopg.connect(dsn, password=password, connect_timeout=5) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    epoch = time.time() - age
+    record = {
+        "ts": datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "epoch": round(epoch, 3),
+        "kind": "db.size",
+        "env": env,
+        "database": st["db_name"],
+        "size_bytes": int(row[0]),
+        "tables": [],
+    }
+    path = reports / env / "history.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as out:
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")

@@ -45,7 +45,7 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                time.sleep(0.1)  # bounded poll: the Pushgateway process is starting
         if proc.poll() is None:
             break
     else:

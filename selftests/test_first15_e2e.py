@@ -6,14 +6,13 @@ and reads the record: the checks the fault concerns must fail, saying what they 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from test_security_e2e import EXPECT as SECURITY_EXPECT
 
 from sandbox.faults import FAULTS
-from sandboxrun import Sandbox
+from sandboxrun import Run, Sandbox, wait_live_data
 
 FIRST15 = {
     "deploy.running",
@@ -38,7 +37,8 @@ FIRST15 = {
 }
 
 # fault -> {check that must fail: words its message must contain}, and the verdict.
-# Traffic-driven faults need a few scrapes before Prometheus shows them: SETTLE seconds.
+# Traffic-driven faults need a few scrapes before Prometheus shows them: SETTLE seconds of
+# live data under the fault, then runs repeat (within BOUND) until the checks see it.
 EXPECT: dict[str, tuple[dict[str, str], str]] = {
     "app_down": (
         {"deploy.running": "not running", "wait.ready": "never became ready", "health": "never became ready"},
@@ -73,6 +73,7 @@ EXPECT: dict[str, tuple[dict[str, str], str]] = {
     "sentry_new_issue": ({"sentry.new": "new Sentry issue"}, "issues"),
 }
 SETTLE = {"errors_5xx": 5.0, "unhandled_errors": 5.0, "slow": 5.0, "old_version": 3.0, "startup_error": 3.0}
+BOUND = 45.0
 # Faults whose effect is confined to their checks: everything else must still pass.
 # (table_missing and db_down also make the sandbox's background jobs log errors; a broken
 # endpoint that the synthetic traffic uses raises the error rate too; so does login_broken:
@@ -155,14 +156,17 @@ def test_write_variant_creates_and_cleans_up_with_allow_writes(box: Sandbox, tmp
 @pytest.mark.parametrize("fault", sorted(EXPECT))
 def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
     expected, verdict = EXPECT[fault]
-    proc = box.cli("fault", fault)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def caught(run: Run) -> bool:
+        return set(expected) <= run.failed()
+
     try:
-        time.sleep(SETTLE.get(fault, 0.0))
-        run = box.run_suite(tmp_path)
+        since = box.fault(fault)
+        if fault in SETTLE:
+            wait_live_data(box, since, SETTLE[fault], f"{SETTLE[fault]:.0f} s of data under {fault}")
+        run = box.run_until(tmp_path, done=caught, bound=BOUND if fault in SETTLE else 0)
     finally:
-        healed = box.cli("heal", timeout=120)
-        assert healed.returncode == 0, healed.stdout + healed.stderr
+        box.heal()
     failed = run.failed()
     for check_id, words in expected.items():
         assert check_id in failed, f"{fault}: {check_id} did not fail; outcomes {run.outcomes()}"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from postdeploy.checks.loadprobe import server_p50_query
-from sandboxrun import ROOT, Sandbox
+from sandboxrun import ROOT, Sandbox, wait_for
 
 FILES = (
     "tests_metrics/test_pre_deploy_monitoring.py",
@@ -137,7 +137,7 @@ def test_probe_p50_matches_the_server_side_histogram(box: Sandbox, tmp_path: Pat
     start, end = (float(x) for x in re.findall(r"[\d.]+", check["evidence"]["window"])[:2])
     st = box.state()
     # Let Prometheus scrape the last of the burst (every 1 s in the sandbox).
-    time.sleep(max(0.0, end + 2.5 - time.time()))
+    wait_for("a scrape after the probe's burst", lambda: box.scraped_after(end + 0.5), 30)
     paths = ["/api/v1/ping", "/api/v1/health", "/api/v1/projects"]
     query = server_p50_query(st["prometheus_job"], paths, time.time() - start + 1)
     body = httpx.get(f"{st['prometheus_url']}/api/v1/query", params={"query": query}, timeout=5).json()

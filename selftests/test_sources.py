@@ -125,6 +125,7 @@ def test_kubectl_crashloop_pod_is_not_running(fake_path):
 
 
 def test_pidfile_of_a_live_and_a_dead_process(tmp_path):
+    # A real live process for the pidfile to name (killed below; it never runs its 30 s).
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (tmp_path / "app.pid").write_text(str(proc.pid))
