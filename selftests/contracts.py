@@ -91,29 +91,28 @@ class Operation:
         shared = self.doc["paths"][self.template].get("parameters", [])
         return [deref(self.doc, p) for p in [*shared, *self.spec.get("parameters", [])]]
 
-    def response_schema(self, status: int) -> dict[str, Any]:
-        """The schema the document gives an answer with this status (its JSON content)."""
+    def response_schema(self, status: int, media: str = "application/json") -> dict[str, Any]:
+        """The schema the document gives an answer with this status (its content of that type)."""
         responses = self.spec.get("responses", {})
         entry = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get("default")
         assert entry is not None, f"{self.name}: the document declares no {status} answer (it has {sorted(responses)})"
         entry = deref(self.doc, entry)
-        if "content" in entry:
-            schema = entry["content"].get("application/json", {}).get("schema")
-        else:
-            schema = entry.get("schema")  # Swagger 2.0
-        assert schema is not None, f"{self.name}: the document gives its {status} answer no JSON schema"
+        # OpenAPI 3 has content by media type; Swagger 2.0 a bare schema.
+        schema = entry["content"].get(media, {}).get("schema") if "content" in entry else entry.get("schema")
+        assert schema is not None, f"{self.name}: the document gives its {status} answer no {media} schema"
         return _nullable(schema)  # type: ignore[no-any-return]
 
-    def check_response(self, status: int, body: Any) -> list[str]:
+    def check_response(self, status: int, body: Any, media: str = "application/json") -> list[str]:
         """Every way ``body`` breaks the document's schema for this answer (empty: it fits)."""
-        return schema_problems(self.doc, self.response_schema(status), body)
+        return schema_problems(self.doc, self.response_schema(status, media), body)
 
     def check_request(self, url: str, body: Any = None) -> list[str]:
         """Every way a request to ``url`` breaks the operation's parameters (and JSON body)."""
         problems = []
         split = urlsplit(url)
         values = _path_values(self.doc, self.template, split.path) or {}
-        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        repeated = parse_qs(split.query, keep_blank_values=True)
+        query = {k: v[-1] for k, v in repeated.items()}
         declared = self.parameters()
         names = {p["name"] for p in declared if p.get("in") == "query"}
         for name in query:
@@ -131,16 +130,29 @@ class Operation:
                     problems.append(f"required {where} parameter {param['name']!r} is missing")
                 continue
             schema = _nullable(
-                param.get("schema") or {k: v for k, v in param.items() if k in ("type", "enum", "format")}
+                param.get("schema") or {k: v for k, v in param.items() if k in ("type", "enum", "items")}
             )
+            if schema.get("type") == "array":
+                # A repeated parameter (?tags=a&tags=b): each value is one item.
+                schema = schema.get("items", {})
+                for value in repeated.get(param["name"], [])[:-1]:
+                    problems += [
+                        f"{where} parameter {param['name']!r}: {p}"
+                        for p in schema_problems(self.doc, schema, _typed(schema, value), strict_formats=False)
+                    ]
             problems += [
                 f"{where} parameter {param['name']!r}: {p}"
                 for p in schema_problems(self.doc, schema, _typed(schema, raw), strict_formats=False)
             ]
         request_body = self.spec.get("requestBody")
+        swagger_body = [p for p in declared if p.get("in") == "body"]
         if body is not None and request_body is not None:
             schema = deref(self.doc, request_body)["content"]["application/json"]["schema"]
             problems += [f"body: {p}" for p in schema_problems(self.doc, _nullable(schema), body)]
+        elif body is not None and swagger_body:
+            problems += [f"body: {p}" for p in schema_problems(self.doc, _nullable(swagger_body[0]["schema"]), body)]
+        elif body is not None:
+            problems.append("a body was sent, the operation declares none")
         return problems
 
 
