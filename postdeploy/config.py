@@ -65,7 +65,12 @@ class Api:
     # The opt-in write variant of item 10: create with POST, delete by id.
     write_create_path: str = "/api/v1/projects"
     write_create_body: dict[str, Any] = field(
-        default_factory=lambda: {"title": "postdeploy synthetic check", "budget": 1}
+        # The reference service's ProjectCreate (title, description of 10+ characters, total_amount).
+        default_factory=lambda: {
+            "title": "postdeploy synthetic check",
+            "description": "Created and deleted by the post-deployment suite",
+            "total_amount": 1,
+        }
     )
     write_delete_path: str = "/api/v1/projects/{id}"
 

@@ -210,7 +210,7 @@ class AppHandler(BaseHTTPRequestHandler):
             time.sleep(0.1)
         if ctx.faults.active("endpoint_5xx") and request.path.rstrip("/") == API:
             return error_response(500, "INTERNAL_ERROR", "Internal server error", request.path)
-        if ctx.faults.active("no_registrations") and request.path.rstrip("/") == f"{API}/auth/register":
+        if ctx.faults.active("no_registrations") and request.path.rstrip("/") == f"{API}/auth/signup":
             return error_response(403, "HTTP_403", "Registrations are closed", request.path)
         injectable = request.path.startswith(API) and request.path.rstrip("/") not in FAULT_EXEMPT
         if injectable and ctx.faults.active("unhandled_errors") and random.random() < 0.3:

@@ -79,6 +79,14 @@ def verify_token(secret: str, token: str) -> dict[str, Any] | None:
     return claims
 
 
+def signup_otp(secret: str, email: str) -> str:
+    """The 6-digit sign-up code for an address. The real service e-mails a random one; the
+    sandbox derives it from its JWT secret so that its own synthetic traffic (which can read
+    that secret) completes sign-up as users do, and nobody else can."""
+    digest = hmac.new(secret.encode(), b"otp:" + email.lower().encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+
+
 def scram_verifier(password: str, iterations: int = 4096) -> str:
     """Build the SCRAM-SHA-256 verifier that Postgres stores for a role password."""
     salt = os.urandom(16)

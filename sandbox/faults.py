@@ -97,7 +97,7 @@ FAULTS.update(
         "cpu_burn": "six app threads burn CPU (hashing that releases the GIL): process CPU well above 80% of a core",
         "endpoint_5xx": "GET /api/v1/ (endpoint /api/v1) answers 500; every other endpoint is healthy",
         "latency_regression": "+100 ms on every API request: p95 far beyond the baseline's +30%/50 ms, still under 500 ms",
-        "no_registrations": "sign-ups (POST /api/v1/auth/register) are refused with a 403: user_registrations_total stops",
+        "no_registrations": "sign-ups (POST /api/v1/auth/signup) are refused with a 403: user_registrations_total stops",
     }
 )
 APP_FAULTS = APP_FAULTS | {"cpu_burn", "endpoint_5xx", "latency_regression", "no_registrations"}

@@ -59,7 +59,8 @@ class FincraHandler(JsonHandler):
                     "success": True,
                     "message": "Business retrieved successfully",
                     "data": {
-                        "id": BUSINESS_ID,
+                        # FinCra's business ID is data._id (its "Get Business Information" page).
+                        "_id": BUSINESS_ID,
                         "name": "Amani Escrow Ltd",
                         "email": "payments@amani.test",
                         "type": "parent",

@@ -56,10 +56,10 @@ ENDPOINTS = {
     "/api/v1/projects": ("GET", "200"),
     "/api/v1/escrow/transactions": ("GET", "200"),
     "/api/v1/notifications": ("GET", "404"),
-    "register": ("POST", "201"),
+    "signup": ("POST", "201"),
     "escrow": ("POST", "201"),
 }
-LABELS = {"register": "/api/v1/auth/register", "escrow": "/api/v1/escrow/hold", "/api/v1/": "/api/v1"}
+LABELS = {"signup": "/api/v1/auth/signup", "escrow": "/api/v1/escrow/hold", "/api/v1/": "/api/v1"}
 
 
 def _labels(**kw: str) -> str:

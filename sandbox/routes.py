@@ -164,9 +164,12 @@ def readiness(ctx: Context, req: Request) -> Response:
 USER_COLUMNS = "id, email, full_name, role, is_active, is_verified, created_at"
 
 
-def _user_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+def user_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A user as the contract's UserResponse (the columns the sandbox lacks are null/false)."""
     names = [name.strip() for name in USER_COLUMNS.split(",")]
-    return {name: plain(value) for name, value in zip(names, row, strict=True)}
+    user = {name: plain(value) for name, value in zip(names, row, strict=True)}
+    user.update(phone_number=None, is_superuser=False, avatar_url=None, bio=None, last_login=None)
+    return user
 
 
 def login(ctx: Context, req: Request) -> Response:
@@ -188,11 +191,16 @@ def login(ctx: Context, req: Request) -> Response:
     )
     if not rows or not auth.verify_password(password, rows[0][-1]):
         raise ApiError(401, message="Incorrect email or password")
-    user = _user_dict(rows[0][:-1])
+    user = user_dict(rows[0][:-1])
     if not user["is_verified"]:
         raise ApiError(403, message="Email not verified. Please verify your email first.")
     if not user["is_active"]:
         raise ApiError(403, message="Inactive user")
+    return token_response(ctx, user)
+
+
+def token_response(ctx: Context, user: dict[str, Any]) -> Response:
+    """The contract's Token: what login and verify-otp answer."""
     token = auth.issue_token(ctx.jwt_secret, user["id"])
     return json_response(
         200, {"access_token": token, "token_type": "bearer", "expires_in": auth.TOKEN_TTL_SECONDS, "user": user}
@@ -218,7 +226,7 @@ def current_user(ctx: Context, req: Request) -> dict[str, Any]:
     rows = ctx.pool.fetch(f"SELECT {USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
     if not rows:
         raise ApiError(401, message="Could not validate credentials")
-    return _user_dict(rows[0])
+    return user_dict(rows[0])
 
 
 def _page(req: Request) -> tuple[int, int]:
@@ -243,12 +251,63 @@ def _paginated(items: list[dict[str, Any]], total: int, page: int, size: int) ->
     )
 
 
-PROJECT_COLUMNS = "id, owner_id, freelancer_id, title, description, status, budget, currency, created_at"
+PROJECT_COLUMNS = "id, owner_id, freelancer_id, title, description, status, budget, currency, created_at, updated_at"
 
 
 def project_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A project row as the contract's ProjectResponse (owner = creator and buyer, freelancer = seller)."""
     names = [name.strip() for name in PROJECT_COLUMNS.split(",")]
-    return {name: plain(value) for name, value in zip(names, row, strict=True)}
+    raw = dict(zip(names, row, strict=True))
+    return {
+        "id": plain(raw["id"]),
+        "title": raw["title"],
+        "description": raw["description"] or "",
+        "total_amount": plain(raw["budget"]),
+        "currency": raw["currency"],
+        "completion_criteria": None,
+        "due_date": None,
+        "status": raw["status"],
+        "creator_id": plain(raw["owner_id"]),
+        "buyer_id": plain(raw["owner_id"]),
+        "seller_id": plain(raw["freelancer_id"]),
+        "terms_accepted_at": None,
+        "start_date": None,
+        "completed_at": None,
+        "created_at": plain(raw["created_at"]),
+        "updated_at": plain(raw["updated_at"] or raw["created_at"]),
+    }
+
+
+TRANSACTION_COLUMNS = ("id", "project_id", "type", "status", "amount", "currency", "reference", "created_at")
+# The sandbox's transaction kinds as the contract's TransactionType.
+TRANSACTION_TYPES = {"hold": "escrow_hold", "release": "escrow_release"}
+
+
+def transaction_dict(row: tuple[Any, ...], user_id: str) -> dict[str, Any]:
+    """A transaction row as the contract's TransactionResponse (no fees in the sandbox)."""
+    raw = dict(zip(TRANSACTION_COLUMNS, row, strict=True))
+    amount = plain(raw["amount"])
+    return {
+        "id": plain(raw["id"]),
+        "user_id": user_id,
+        "project_id": plain(raw["project_id"]),
+        "transaction_type": TRANSACTION_TYPES.get(raw["type"], raw["type"]),
+        "status": raw["status"],
+        "amount": amount,
+        "currency": raw["currency"],
+        "description": None,
+        "fee": "0.00",
+        "net_amount": amount,
+        "payment_gateway": None,
+        "gateway_transaction_id": None,
+        "gateway_reference": raw["reference"],
+        "gateway_response": None,
+        "notes": None,
+        "created_at": plain(raw["created_at"]),
+        "updated_at": plain(raw["created_at"]),
+        "processed_at": None,
+        "completed_at": plain(raw["created_at"]) if raw["status"] == "completed" else None,
+    }
 
 
 def list_projects(ctx: Context, req: Request) -> Response:
@@ -274,10 +333,28 @@ def list_transactions(ctx: Context, req: Request) -> Response:
         raise ApiError(500, "DATABASE_ERROR", "A database error occurred")
     scope = "FROM transactions t JOIN projects p ON p.id = t.project_id WHERE p.owner_id = %s"
     total = ctx.pool.fetch(f"SELECT count(*) {scope}", (user["id"],))
-    columns = ("id", "project_id", "type", "status", "amount", "currency", "reference", "created_at")
     rows = ctx.pool.fetch(
-        f"SELECT {', '.join('t.' + c for c in columns)} {scope} ORDER BY t.created_at DESC LIMIT %s OFFSET %s",
+        f"SELECT {', '.join('t.' + c for c in TRANSACTION_COLUMNS)} {scope}"
+        " ORDER BY t.created_at DESC LIMIT %s OFFSET %s",
         (user["id"], size, (page - 1) * size),
     )
-    items = [{name: plain(value) for name, value in zip(columns, row, strict=True)} for row in rows]
-    return _paginated(items, total[0][0], page, size)
+    return _paginated([transaction_dict(row, user["id"]) for row in rows], total[0][0], page, size)
+
+
+def me(ctx: Context, req: Request) -> Response:
+    return json_response(200, current_user(ctx, req))
+
+
+def get_project(ctx: Context, req: Request) -> Response:
+    user = current_user(ctx, req)
+    try:
+        project_id = uuid.UUID(req.params["project_id"])
+    except ValueError:
+        raise validation_error("path.project_id", "Input should be a valid UUID") from None
+    rows = ctx.pool.fetch(f"SELECT {PROJECT_COLUMNS} FROM projects WHERE id = %s", (project_id,))
+    if not rows:
+        raise ApiError(404, message="Project not found")
+    project = project_dict(rows[0])
+    if user["id"] not in (project["creator_id"], project["seller_id"]):
+        raise ApiError(403, message="Not enough permissions")
+    return json_response(200, project)

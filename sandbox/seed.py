@@ -62,7 +62,7 @@ def seed(conn: psycopg.Connection, passwords: SeedPasswords) -> None:
         freelancers = [ids["ada.freelancer@amani.test"], ids["kofi.freelancer@amani.test"]]
         projects = [
             (state.TEST_USER_EMAIL, "Mobile banking app redesign", "in_progress", "1500000"),
-            (state.TEST_USER_EMAIL, "Escrow API integration", "funded", "850000"),
+            (state.TEST_USER_EMAIL, "Escrow API integration", "active", "850000"),
             (state.TEST_USER_EMAIL, "Logo and brand kit", "completed", "120000"),
             (state.TRAFFIC_USER_EMAIL, "Inventory dashboard", "in_progress", "640000"),
             (state.TRAFFIC_USER_EMAIL, "Delivery tracking microsite", "draft", "300000"),

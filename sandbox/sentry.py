@@ -45,6 +45,16 @@ class Issue:
     environments: list[str] = field(default_factory=lambda: [state.ENVIRONMENT])
     injected: bool = False
 
+    def _stats_24h(self) -> list[list[float]]:
+        """Hourly [timestamp, events] for the last 24 h, the events spread over the hours seen."""
+        now = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = [now - dt.timedelta(hours=23 - i) for i in range(24)]
+        live = [
+            h for h in hours if self.first_seen - dt.timedelta(hours=1) < h <= self.last_seen + dt.timedelta(hours=1)
+        ]
+        share = self.count // max(1, len(live))
+        return [[h.timestamp(), float(share if h in live else 0)] for h in hours]
+
     def to_json(self, base_url: str) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -85,6 +95,8 @@ class Issue:
             "priority": "high",
             "isUnhandled": self.is_unhandled,
             "count": str(self.count),
+            # Required by Sentry's published Issue schema: the 24 h timeline (hourly buckets).
+            "stats": {"24h": self._stats_24h()},
             "userCount": self.user_count,
             "firstSeen": _iso(self.first_seen),
             "lastSeen": _iso(self.last_seen),
@@ -246,12 +258,23 @@ class SentryHandler(JsonHandler):
         if not self._authorised():
             return
         org, project = state.SENTRY_ORG, state.SENTRY_PROJECT
+        # The fields Sentry's published Project schema requires.
         project_json = {
             "id": state.SENTRY_PROJECT_ID,
             "slug": project,
             "name": project,
             "platform": "python",
             "status": "active",
+            "avatar": {"avatarType": "letter_avatar", "avatarUuid": None},
+            "color": "#3f70bf",
+            "dateCreated": "2025-01-06T09:12:44.318Z",
+            "features": ["releases", "servicehooks", "rate-limits"],
+            "firstEvent": "2025-01-06T10:02:13.000Z",
+            "hasAccess": True,
+            "isBookmarked": False,
+            "isInternal": False,
+            "isMember": True,
+            "isPublic": False,
         }
         routes = {
             f"/api/0/organizations/{org}/": {"id": "1", "slug": org, "name": "Amani"},

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sandbox import backups, certs, dbfaults, report, state
+from sandbox import auth, backups, certs, dbfaults, report, state
 from sandbox.cleanup import remove_state_files, write_runtime
 from sandbox.control import ControlServer, OperationError
 from sandbox.deploy import AppProcess
@@ -135,6 +135,7 @@ class Supervisor:
             self.app.url,
             lambda: state.read_secret(self.paths, "traffic_user_password"),
             verify=self.app.tls_context(),
+            otp_for=lambda email: auth.signup_otp(state.read_secret(self.paths, "jwt_secret"), email),
         )
         self.deploy_app()
         self.traffic.start()

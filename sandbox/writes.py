@@ -1,7 +1,9 @@
-"""The app's endpoints that change data: projects, sign-up and escrow movements.
+"""The app's endpoints that change data: projects, sign-up (signup + verify-otp) and escrow.
 
 The suite touches only the project ones, and only with ``--allow-writes``; the synthetic
 traffic uses sign-up and escrow so the business counters move as real users make them.
+Bodies are checked against the contract's request schemas (``sandbox.contract``), so a body
+the real service rejects with 422 is rejected here too.
 """
 
 from __future__ import annotations
@@ -11,10 +13,20 @@ import secrets
 import uuid
 from typing import Any
 
-from sandbox import auth
+from sandbox import auth, contract
 from sandbox.appmetrics import ESCROW_TRANSACTIONS, USER_REGISTRATIONS
-from sandbox.routes import PROJECT_COLUMNS, Context, current_user, plain, project_dict
-from sandbox.web import ApiError, Request, Response, json_response, require_email, require_str, validation_error
+from sandbox.routes import (
+    PROJECT_COLUMNS,
+    TRANSACTION_COLUMNS,
+    USER_COLUMNS,
+    Context,
+    current_user,
+    project_dict,
+    token_response,
+    transaction_dict,
+    user_dict,
+)
+from sandbox.web import ApiError, Request, Response, json_response, validation_error
 
 
 def _amount(body: dict[str, Any], name: str) -> decimal.Decimal:
@@ -38,20 +50,39 @@ def _uuid(value: Any, location: str) -> uuid.UUID:
         raise validation_error(location, "Input should be a valid UUID") from None
 
 
-def create_project(ctx: Context, req: Request) -> Response:
-    user = current_user(ctx, req)
+def _valid_body(req: Request, schema: str) -> dict[str, Any]:
+    """The JSON body, or the 422 the contract's request schema gives it."""
     body = req.json_object()
-    title = require_str(body, "title", max_length=200)
-    description = require_str(body, "description", max_length=5000, min_length=0, required=False)
-    currency = require_str(body, "currency", max_length=3, min_length=3, required=False)
-    budget = _amount(body, "budget")
+    problem = contract.body_problem({"$ref": f"#/components/schemas/{schema}"}, body)
+    if problem:
+        raise ApiError(422, "VALIDATION_ERROR", f"Request validation failed: {problem}")
+    return body
+
+
+def create_project(ctx: Context, req: Request) -> Response:
+    """ProjectCreate in, ProjectResponse out (201)."""
+    user = current_user(ctx, req)
+    body = _valid_body(req, "ProjectCreate")
+    budget = _amount(body, "total_amount")
     rows = ctx.pool.fetch(
-        f"INSERT INTO projects (id, owner_id, title, description, status, budget, currency)"
-        f" VALUES (%s, %s, %s, %s, 'draft', %s, %s) RETURNING {PROJECT_COLUMNS}",
-        (uuid.uuid4(), user["id"], title, description, budget, (currency or "NGN").upper()),
+        f"INSERT INTO projects (id, owner_id, freelancer_id, title, description, status, budget, currency)"
+        f" VALUES (%s, %s, %s, %s, %s, 'draft', %s, %s) RETURNING {PROJECT_COLUMNS}",
+        (
+            uuid.uuid4(),
+            user["id"],
+            _optional_uuid(body.get("seller_id"), "body.seller_id"),
+            body["title"][:200],
+            body["description"],
+            budget,
+            body.get("currency") or "USD",
+        ),
         operation="insert",
     )
     return json_response(201, project_dict(rows[0]))
+
+
+def _optional_uuid(value: Any, location: str) -> uuid.UUID | None:
+    return None if value is None else _uuid(value, location)
 
 
 def delete_project(ctx: Context, req: Request) -> Response:
@@ -66,50 +97,78 @@ def delete_project(ctx: Context, req: Request) -> Response:
     return Response(204, b"", content_type="")
 
 
-def register(ctx: Context, req: Request) -> Response:
-    """Sign-up: an unverified account, counted in user_registrations_total."""
-    body = req.json_object()
-    email = require_email(body)
-    password = require_str(body, "password", max_length=4096, min_length=8)
-    full_name = require_str(body, "full_name", max_length=255, required=False)
-    assert password is not None
+def signup(ctx: Context, req: Request) -> Response:
+    """UserCreate in: an unverified account, counted in user_registrations_total; 201
+    SignupResponse. The code to verify it goes out by e-mail in the real service."""
+    body = _valid_body(req, "UserCreate")
+    email = body["email"].lower()
+    if len(email) > 254 or "\x00" in email + body["password"] + (body.get("full_name") or ""):
+        raise validation_error("body.email", "value is not a valid email address")
     rows = ctx.pool.fetch(
-        "INSERT INTO users (id, email, hashed_password, full_name, is_verified) VALUES (%s, %s, %s, %s, false)"
-        " ON CONFLICT (email) DO NOTHING RETURNING id, email, full_name, role, is_active, is_verified, created_at",
-        (uuid.uuid4(), email.lower(), auth.hash_password(password), full_name),
+        "INSERT INTO users (id, email, hashed_password, full_name, role, is_verified)"
+        " VALUES (%s, %s, %s, %s, %s, false) ON CONFLICT (email) DO NOTHING RETURNING id",
+        (
+            uuid.uuid4(),
+            email,
+            auth.hash_password(body["password"][:4096]),
+            body.get("full_name"),
+            body.get("role") or "client",
+        ),
         operation="insert",
     )
     if not rows:
         raise ApiError(400, message="Email already registered")
     USER_REGISTRATIONS.inc()
-    names = ("id", "email", "full_name", "role", "is_active", "is_verified", "created_at")
-    return json_response(201, {name: plain(value) for name, value in zip(names, rows[0], strict=True)})
+    return json_response(
+        201, {"message": "Signup successful. Check your email for the verification code.", "email": email}
+    )
 
 
-def _escrow(ctx: Context, req: Request, kind: str) -> Response:
-    user = current_user(ctx, req)
-    body = req.json_object()
-    project_id = _uuid(body.get("project_id"), "body.project_id")
-    amount = _amount(body, "amount")
+def verify_otp(ctx: Context, req: Request) -> Response:
+    """VerifyOtpRequest in: the account is verified and logged in (Token)."""
+    body = _valid_body(req, "VerifyOtpRequest")
+    email = body["email"].lower()
+    if not secrets.compare_digest(body["otp"].encode(), auth.signup_otp(ctx.jwt_secret, email).encode()):
+        raise ApiError(400, message="Invalid or expired OTP")
+    rows = ctx.pool.fetch(
+        f"UPDATE users SET is_verified = true, updated_at = now() WHERE lower(email) = %s RETURNING {USER_COLUMNS}",
+        (email,),
+        operation="update",
+    )
+    if not rows:
+        raise ApiError(400, message="Invalid or expired OTP")
+    return token_response(ctx, user_dict(rows[0]))
+
+
+def _escrow(ctx: Context, user: dict[str, Any], project_id: uuid.UUID, amount: Any, kind: str) -> Response:
     owner = ctx.pool.fetch("SELECT owner_id, currency FROM projects WHERE id = %s", (project_id,))
     if not owner:
         raise ApiError(404, message="Project not found")
     if str(owner[0][0]) != user["id"]:
         raise ApiError(403, message="Not enough permissions")
-    columns = ("id", "project_id", "type", "status", "amount", "currency", "reference", "created_at")
     rows = ctx.pool.fetch(
         "INSERT INTO transactions (id, project_id, type, status, amount, currency, reference)"
-        f" VALUES (%s, %s, %s, 'completed', %s, %s, %s) RETURNING {', '.join(columns)}",
+        f" VALUES (%s, %s, %s, 'completed', %s, %s, %s) RETURNING {', '.join(TRANSACTION_COLUMNS)}",
         (uuid.uuid4(), project_id, kind, amount, owner[0][1], f"AMN-{secrets.token_hex(6).upper()}"),
         operation="insert",
     )
     ESCROW_TRANSACTIONS.labels(kind, "completed").inc()
-    return json_response(201, {name: plain(value) for name, value in zip(columns, rows[0], strict=True)})
+    return json_response(201, transaction_dict(rows[0], user["id"]))
 
 
 def escrow_hold(ctx: Context, req: Request) -> Response:
-    return _escrow(ctx, req, "hold")
+    """EscrowHoldRequest in (project, amount, payment method), TransactionResponse out (201)."""
+    user = current_user(ctx, req)
+    body = _valid_body(req, "EscrowHoldRequest")
+    return _escrow(ctx, user, _uuid(body["project_id"], "body.project_id"), _amount(body, "amount"), "hold")
 
 
 def escrow_release(ctx: Context, req: Request) -> Response:
-    return _escrow(ctx, req, "release")
+    """EscrowReleaseRequest in (a milestone): its amount leaves escrow (201)."""
+    user = current_user(ctx, req)
+    body = _valid_body(req, "EscrowReleaseRequest")
+    milestone_id = _uuid(body["milestone_id"], "body.milestone_id")
+    rows = ctx.pool.fetch("SELECT project_id, amount FROM milestones WHERE id = %s", (milestone_id,))
+    if not rows:
+        raise ApiError(404, message="Milestone not found")
+    return _escrow(ctx, user, rows[0][0], rows[0][1], "release")

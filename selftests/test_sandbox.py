@@ -264,10 +264,10 @@ def test_errors_leak_nothing_and_openapi_lists_every_route(box: Box) -> None:
         spec = api.get("/openapi.json").json()
         assert spec["openapi"].startswith("3.")
         listed = {(method.upper(), path) for path, operations in spec["paths"].items() for method in operations}
-        assert listed == {(method, path) for method, path, _, _ in ROUTES}
+        assert listed == {(method, path) for method, path, _ in ROUTES if path != "/openapi.json"}
         # Every listed operation is routed: whatever it answers without a token or body, not 404/405.
         for path, operations in spec["paths"].items():
-            concrete = path.replace("{project_id}", "00000000-0000-0000-0000-000000000000")
+            concrete = re.sub(r"\{\w+\}", "00000000-0000-0000-0000-000000000000", path)
             for method in operations:
                 assert method == method.lower()
                 answer = api.request(method.upper(), concrete)
