@@ -11,12 +11,9 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import Alertmanager, AlertsReview
 from postdeploy.durations import human
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient, Series
+from postdeploy.promql import MAX_POINTS, PromClient, Series, range_step
 from postdeploy.results import Result, failed, passed
 from postdeploy.sentry import SentryClient, issues_seen_since
-
-# Prometheus refuses a range query of more than 11,000 points per series.
-MAX_POINTS = 10_000
 
 
 def morning_health(
@@ -89,7 +86,7 @@ def alert_episodes(series: list[Series], step: float) -> dict[str, int]:
 
 def alerts_tuning(prom: PromClient, review: AlertsReview, now: float) -> Result:
     """List the alerts that fired in the window; flag those that started firing too often (flapping)."""
-    step = max(float(review.step), review.window / MAX_POINTS)
+    step = float(range_step(review.window, points=MAX_POINTS, minimum=review.step))
     query = 'ALERTS{alertstate="firing"}'
     evidence: dict[str, Any] = {
         "query": query,

@@ -22,7 +22,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.checks.database import SIZE_SQL, rows
 from postdeploy.config import Capacity
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient
+from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
 from postdeploy.sizehistory import read
@@ -46,7 +46,9 @@ def disk_outlook(prom: PromClient, cfg: Capacity, now: float) -> tuple[list[str]
         "disk window": f"{cfg.disk_window:g}s",
     }
     start = now - cfg.disk_window
-    matrix = prom.query_range(q["avail"], start, now, max(1.0, cfg.disk_window / 120))
+    step = range_step(cfg.disk_window)
+    ev["disk step"] = f"{step}s"
+    matrix = prom.query_range(q["avail"], start, now, step)
     sizes = {tuple(sorted(s.labels.items())): s.value for s in prom.query(q["size"])}
     if not matrix:
         return [f"no data: {q['avail']} has no series (is node_exporter scraped? is the mountpoint right?)"], ev, None

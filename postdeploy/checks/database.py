@@ -21,7 +21,7 @@ import psycopg
 from postdeploy.checks.advice import advice
 from postdeploy.config import DbChecks
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient
+from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 from postdeploy.sizehistory import SizeRecord, append, read
@@ -181,7 +181,7 @@ def connections(
     }
     try:
         metric = prom.value(expr)
-        matrix = prom.query_range(expr, start, now, max(1.0, (now - start) / 120))
+        matrix = prom.query_range(expr, start, now, range_step(now - start))
     except TargetError as exc:
         return failed(f"cannot read db_connections_active: {exc}", evidence=evidence, advice=advice("db.connections"))
     try:
