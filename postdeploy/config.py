@@ -286,6 +286,27 @@ class Alertmanager:
     overnight: Duration = Duration(12 * 3600.0)
 
 
+ALERT_SOURCES = ("auto", "alertmanager", "prometheus")
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Where morning.health reads the firing alerts.
+
+    "auto": Alertmanager when `[alertmanager]` has a url, else Prometheus' `/api/v1/alerts`;
+    "alertmanager" or "prometheus" choose one. Without an `[alertmanager]` section the
+    critical severities and the overnight reach below apply (with one, that section's).
+    """
+
+    source: str = "auto"
+    critical_severities: list[str] = field(default_factory=lambda: ["critical"])
+    overnight: Duration = Duration(12 * 3600.0)
+
+    def __post_init__(self) -> None:
+        if self.source not in ALERT_SOURCES:
+            raise ValueError(f"source must be one of {', '.join(ALERT_SOURCES)}, got {self.source!r}")
+
+
 @dataclass(frozen=True)
 class AlertsReview:
     """alerts.tuning (item 29): the window read from the ALERTS series and the flapping bound."""
@@ -587,6 +608,7 @@ class Environment:
     monitoring: Monitoring = field(default_factory=Monitoring)
     grafana: Grafana | None = None
     alertmanager: Alertmanager | None = None
+    alerts: Alerts = field(default_factory=Alerts)
     alerts_review: AlertsReview = field(default_factory=AlertsReview)
     integrations: Integrations | None = None
     load_probe: LoadProbe | None = None
@@ -595,6 +617,28 @@ class Environment:
     pushgateway: Pushgateway | None = None
     grafana_annotation: GrafanaAnnotation | None = None
     slack: Slack | None = None
+
+    def alert_source(self) -> str | None:
+        """Where morning.health reads the firing alerts: "alertmanager", "prometheus" or None (neither set up)."""
+        has_am = self.alertmanager is not None and bool(self.alertmanager.url)
+        if self.alerts.source == "alertmanager":
+            return "alertmanager" if has_am else None
+        if self.alerts.source == "prometheus":
+            return "prometheus" if self.prometheus is not None else None
+        if has_am:
+            return "alertmanager"
+        return "prometheus" if self.prometheus is not None else None
+
+    def alert_settings(self) -> Alertmanager:
+        """The critical severities and overnight reach of morning.health, with the alert source's URL."""
+        if self.alertmanager is not None:
+            if self.alert_source() == "prometheus" and self.prometheus is not None:
+                return dataclasses.replace(self.alertmanager, url=self.prometheus.url)
+            return self.alertmanager
+        url = self.prometheus.url if self.prometheus is not None else ""
+        return Alertmanager(
+            url=url, critical_severities=list(self.alerts.critical_severities), overnight=self.alerts.overnight
+        )
 
     def targets(self) -> dict[str, str]:
         """Return the targets of this environment, without any secret, for report headers."""
@@ -616,7 +660,7 @@ class Environment:
             out["restore"] = self.restore.dsn
         if self.grafana:
             out["grafana"] = f"{self.grafana.url} dashboards {', '.join(self.grafana.dashboards) or '-'}"
-        if self.alertmanager:
+        if self.alertmanager and self.alertmanager.url:
             out["alertmanager"] = self.alertmanager.url
         if self.integrations:
             names = (["fincra"] if self.integrations.fincra else []) + (["smtp"] if self.integrations.smtp else [])
@@ -779,6 +823,9 @@ class _Loader:
                     return default
                 raise self.fail(where, f"environment variable {key} is not set")
             state = self.state(where)
+            if state.get(key) is None and default is not None:
+                # ${state:key:-default}: a key the sandbox leaves out (or null) in some set-ups.
+                return default
             if key not in state:
                 raise self.fail(where, f"state file has no key {key!r}")
             return str(state[key])

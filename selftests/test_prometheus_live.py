@@ -169,3 +169,26 @@ def test_a_bad_step_would_have_been_refused(prom_server: tuple[PromClient, float
         span = 438.0 if step != "1s" else 30 * DAY
         with pytest.raises(BadResponse, match="bad_data"):
             prom._get("/api/v1/query_range", {"query": "vector(1)", "start": "0", "end": str(span), "step": step})
+
+
+# -- alerts.tuning on a week of ALERTS history -------------------------------------------------
+def test_an_alert_firing_all_week_fails_alerts_tuning(prom_server: tuple[PromClient, float]) -> None:
+    prom, built = prom_server
+    # The guide's review: 7 days at 1 minute, ending where the history ends.
+    result = alerts.alerts_tuning(prom, AlertsReview(), built)
+    assert result.outcome == "failed", result.message()
+    assert f"{ALWAYS} always firing since " in result.summary
+    assert "fired through the whole 168h window" in result.summary
+    assert f"flapping alert(s) in 168h: {FLAPPY}" in result.summary
+    assert ONCE not in result.summary and "1 time(s)" in result.evidence[f"fired {ONCE}"]
+    assert "never stopped" in result.evidence[f"fired {ALWAYS}"]
+
+
+def test_an_alert_that_stopped_is_not_always_firing(prom_server: tuple[PromClient, float]) -> None:
+    prom, built = prom_server
+    # A window that ends two days ago but starts before ONCE fired: ALWAYS and FLAPPY are
+    # in it too; ONCE fired once and stopped, so it is listed, not flagged.
+    result = alerts.alerts_tuning(prom, AlertsReview(window=4 * 3600.0, step=60.0), built - 3 * DAY + 3600)  # type: ignore[arg-type]
+    assert ONCE not in result.summary, result.summary
+    assert f"fired {ONCE}" in result.evidence
+    assert ALWAYS in result.summary
