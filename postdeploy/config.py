@@ -448,6 +448,11 @@ class DbChecks:
     pool_alarm: float = 0.8
     # Count only these sessions in pg_stat_activity ("" = every client session of the database).
     application_name: str = ""
+    # ... and only those of this role (`usename`), for apps that set no application_name ("" = any).
+    usename: str = ""
+    # The normal range relative to the pool: [low, high] as fractions of pool_size, e.g.
+    # [0, 1.5] = 0 to pool_size + half of it (an idle pool of 1 is normal). Empty: normal_min-normal_max.
+    normal_relative: list[float] = field(default_factory=list)
     # The window of the connection trend (range query) and how far its slope is projected.
     window: Duration = Duration(3600.0)
     projection: Duration = Duration(3600.0)
@@ -458,6 +463,24 @@ class DbChecks:
     long_query: Duration = Duration(300.0)
     # db.size: growth since the previous record of the same env, as a share of the old size.
     growth_max: float = 0.2
+
+    def __post_init__(self) -> None:
+        rel = self.normal_relative
+        if rel and (len(rel) != 2 or not 0 <= rel[0] <= rel[1]):
+            raise ValueError(f"normal_relative must be [low, high] with 0 <= low <= high, got {rel!r}")
+        if not rel and self.normal_min > self.normal_max:
+            raise ValueError(f"normal_min {self.normal_min} is above normal_max {self.normal_max}")
+
+    def normal_range(self) -> tuple[float, float, str]:
+        """(low, high, the setting that decides it) of the normal number of connections."""
+        if self.normal_relative:
+            lo, hi = self.normal_relative
+            return (
+                lo * self.pool_size,
+                hi * self.pool_size,
+                f"[db_checks] normal_relative = [{lo:g}, {hi:g}] x pool_size {self.pool_size}",
+            )
+        return float(self.normal_min), float(self.normal_max), "[db_checks] normal_min/normal_max"
 
 
 @dataclass(frozen=True)

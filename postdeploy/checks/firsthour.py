@@ -78,7 +78,11 @@ def traffic_routed(
     evidence: dict[str, Any] = {"query": query, "window": human(rate_window), "baseline": source}
     floor = f">= {1 - th.traffic_drop:.0%} of baseline"
     if baseline is None:
-        return inconclusive(f"inconclusive: no baseline request rate ({source})", threshold=floor, evidence=evidence)
+        return inconclusive(
+            f"inconclusive: no baseline request rate; {trends.NO_HISTORY} (looked at: {source})",
+            threshold=floor,
+            evidence=evidence,
+        )
     expected = baseline * rate_window
     if expected < th.min_requests:
         return inconclusive(
