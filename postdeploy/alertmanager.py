@@ -80,6 +80,8 @@ def parse_alerts(payload: Any, where: str) -> list[Alert]:
 class AlertmanagerClient:
     """Reads the alerts Alertmanager holds."""
 
+    name = "Alertmanager"
+
     def __init__(self, cfg: Alertmanager, transport: httpx.BaseTransport | None = None) -> None:
         self.cfg = cfg
         headers = {"Accept": "application/json"}
@@ -109,3 +111,53 @@ class AlertmanagerClient:
         if answer.status != 200:
             raise BadResponse(f"Alertmanager {url} answered {answer.status}: {message_of(answer.body)}", target=url)
         return parse_alerts(answer.body, url)
+
+
+def parse_prometheus_alerts(items: list[Any], where: str) -> list[Alert]:
+    """Turn the `alerts` of Prometheus' `GET /api/v1/alerts` into the `firing` `Alert`s (pending left out).
+
+    Each item is `{"labels", "annotations", "state": "pending"|"firing", "activeAt", "value"}`.
+    """
+    out = []
+    for item in items:
+        labels = item.get("labels") if isinstance(item, dict) else None
+        if not isinstance(labels, dict) or "alertname" not in labels:
+            raise BadResponse(f"{where}: malformed alert {redact(str(item)[:100])!r}", target=where)
+        if item.get("state") != "firing":
+            continue
+        annotations = item.get("annotations") if isinstance(item.get("annotations"), dict) else {}
+        out.append(
+            Alert(
+                str(labels["alertname"]),
+                str(labels.get("severity", "")),
+                "firing",
+                _when(item.get("activeAt")),
+                str(annotations.get("summary", "")),
+                {str(k): str(v) for k, v in labels.items()},
+            )
+        )
+    return out
+
+
+class PrometheusAlerts:
+    """The firing alerts as Prometheus evaluates them (`/api/v1/alerts`): for a setup without Alertmanager.
+
+    Prometheus knows nothing of silences or inhibitions: every firing alert counts.
+    """
+
+    name = "Prometheus"
+
+    def __init__(self, prom: Any) -> None:
+        self.prom = prom  # a postdeploy.promql.PromClient (its timeout, token and errors)
+
+    def __enter__(self) -> PrometheusAlerts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def alerts_url(self) -> str:
+        return self.prom.cfg.url.rstrip("/") + "/api/v1/alerts"
+
+    def active_alerts(self) -> list[Alert]:
+        return parse_prometheus_alerts(self.prom.alerts(), self.alerts_url())

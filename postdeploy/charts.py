@@ -17,7 +17,7 @@ from postdeploy.checks.metrics import Window, error_rate_queries, latency_querie
 from postdeploy.config import Environment
 from postdeploy.durations import promql_duration
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient, Series
+from postdeploy.promql import PromClient, Series, range_step
 
 WIDTH, HEIGHT = 560, 200
 LEFT, RIGHT, TOP, BOTTOM = 58, 12, 26, 34
@@ -40,8 +40,7 @@ def span_for(now: float, deployed_at: float | None, window: float, rate_window: 
     start = now - window
     if deployed_at is not None and now - deployed_at < LONGEST:
         start = min(start, deployed_at - max(0.25 * window, 4 * rate_window))
-    # Whole seconds: Prometheus parses "11s" as a step, not "11.24s".
-    step = float(max(1, math.ceil((now - start) / max(points, 10))))
+    step = float(range_step(now - start, points=max(points, 10)))
     return Span(start, now, step, float(math.ceil(max(rate_window, 2 * step))))
 
 

@@ -291,6 +291,27 @@ class Alertmanager:
     overnight: Duration = Duration(12 * 3600.0)
 
 
+ALERT_SOURCES = ("auto", "alertmanager", "prometheus")
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Where morning.health reads the firing alerts.
+
+    "auto": Alertmanager when `[alertmanager]` has a url, else Prometheus' `/api/v1/alerts`;
+    "alertmanager" or "prometheus" choose one. Without an `[alertmanager]` section the
+    critical severities and the overnight reach below apply (with one, that section's).
+    """
+
+    source: str = "auto"
+    critical_severities: list[str] = field(default_factory=lambda: ["critical"])
+    overnight: Duration = Duration(12 * 3600.0)
+
+    def __post_init__(self) -> None:
+        if self.source not in ALERT_SOURCES:
+            raise ValueError(f"source must be one of {', '.join(ALERT_SOURCES)}, got {self.source!r}")
+
+
 @dataclass(frozen=True)
 class AlertsReview:
     """alerts.tuning (item 29): the window read from the ALERTS series and the flapping bound."""
@@ -432,6 +453,11 @@ class DbChecks:
     pool_alarm: float = 0.8
     # Count only these sessions in pg_stat_activity ("" = every client session of the database).
     application_name: str = ""
+    # ... and only those of this role (`usename`), for apps that set no application_name ("" = any).
+    usename: str = ""
+    # The normal range relative to the pool: [low, high] as fractions of pool_size, e.g.
+    # [0, 1.5] = 0 to pool_size + half of it (an idle pool of 1 is normal). Empty: normal_min-normal_max.
+    normal_relative: list[float] = field(default_factory=list)
     # The window of the connection trend (range query) and how far its slope is projected.
     window: Duration = Duration(3600.0)
     projection: Duration = Duration(3600.0)
@@ -442,6 +468,24 @@ class DbChecks:
     long_query: Duration = Duration(300.0)
     # db.size: growth since the previous record of the same env, as a share of the old size.
     growth_max: float = 0.2
+
+    def __post_init__(self) -> None:
+        rel = self.normal_relative
+        if rel and (len(rel) != 2 or not 0 <= rel[0] <= rel[1]):
+            raise ValueError(f"normal_relative must be [low, high] with 0 <= low <= high, got {rel!r}")
+        if not rel and self.normal_min > self.normal_max:
+            raise ValueError(f"normal_min {self.normal_min} is above normal_max {self.normal_max}")
+
+    def normal_range(self) -> tuple[float, float, str]:
+        """(low, high, the setting that decides it) of the normal number of connections."""
+        if self.normal_relative:
+            lo, hi = self.normal_relative
+            return (
+                lo * self.pool_size,
+                hi * self.pool_size,
+                f"[db_checks] normal_relative = [{lo:g}, {hi:g}] x pool_size {self.pool_size}",
+            )
+        return float(self.normal_min), float(self.normal_max), "[db_checks] normal_min/normal_max"
 
 
 @dataclass(frozen=True)
@@ -592,6 +636,7 @@ class Environment:
     monitoring: Monitoring = field(default_factory=Monitoring)
     grafana: Grafana | None = None
     alertmanager: Alertmanager | None = None
+    alerts: Alerts = field(default_factory=Alerts)
     alerts_review: AlertsReview = field(default_factory=AlertsReview)
     integrations: Integrations | None = None
     load_probe: LoadProbe | None = None
@@ -600,6 +645,28 @@ class Environment:
     pushgateway: Pushgateway | None = None
     grafana_annotation: GrafanaAnnotation | None = None
     slack: Slack | None = None
+
+    def alert_source(self) -> str | None:
+        """Where morning.health reads the firing alerts: "alertmanager", "prometheus" or None (neither set up)."""
+        has_am = self.alertmanager is not None and bool(self.alertmanager.url)
+        if self.alerts.source == "alertmanager":
+            return "alertmanager" if has_am else None
+        if self.alerts.source == "prometheus":
+            return "prometheus" if self.prometheus is not None else None
+        if has_am:
+            return "alertmanager"
+        return "prometheus" if self.prometheus is not None else None
+
+    def alert_settings(self) -> Alertmanager:
+        """The critical severities and overnight reach of morning.health, with the alert source's URL."""
+        if self.alertmanager is not None:
+            if self.alert_source() == "prometheus" and self.prometheus is not None:
+                return dataclasses.replace(self.alertmanager, url=self.prometheus.url)
+            return self.alertmanager
+        url = self.prometheus.url if self.prometheus is not None else ""
+        return Alertmanager(
+            url=url, critical_severities=list(self.alerts.critical_severities), overnight=self.alerts.overnight
+        )
 
     def targets(self) -> dict[str, str]:
         """Return the targets of this environment, without any secret, for report headers."""
@@ -621,7 +688,7 @@ class Environment:
             out["restore"] = self.restore.dsn
         if self.grafana:
             out["grafana"] = f"{self.grafana.url} dashboards {', '.join(self.grafana.dashboards) or '-'}"
-        if self.alertmanager:
+        if self.alertmanager and self.alertmanager.url:
             out["alertmanager"] = self.alertmanager.url
         if self.integrations:
             names = (["fincra"] if self.integrations.fincra else []) + (["smtp"] if self.integrations.smtp else [])
@@ -784,6 +851,9 @@ class _Loader:
                     return default
                 raise self.fail(where, f"environment variable {key} is not set")
             state = self.state(where)
+            if state.get(key) is None and default is not None:
+                # ${state:key:-default}: a key the sandbox leaves out (or null) in some set-ups.
+                return default
             if key not in state:
                 raise self.fail(where, f"state file has no key {key!r}")
             return str(state[key])

@@ -18,7 +18,7 @@ import pytest
 from postdeploy.config import Environment
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import PostdeployError
-from postdeploy.promql import PromClient
+from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result
 
@@ -69,7 +69,7 @@ def cpu_memory(prom: PromClient, job: str) -> str:
 def rss_series(prom: PromClient, job: str, seconds: float, points: int = 12) -> str:
     now = time.time()
     series = prom.query_range(
-        f'process_resident_memory_bytes{{job="{job}"}}', now - seconds, now, max(1.0, seconds / points)
+        f'process_resident_memory_bytes{{job="{job}"}}', now - seconds, now, range_step(seconds, points)
     )
     out = []
     for s in series:

@@ -16,6 +16,34 @@ from postdeploy.config import Prometheus
 from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
 from postdeploy.redaction import redact
 
+# Prometheus refuses a range query whose (end - start) / step exceeds 11,000 points per series.
+MAX_POINTS = 11_000
+# Points per series when a caller asks for none in particular: enough for a trend or a chart.
+DEFAULT_POINTS = 120
+
+
+def range_step(span: float, points: int = DEFAULT_POINTS, minimum: float = 1.0) -> int:
+    """The step (whole seconds) of a range query over `span` seconds: every caller's one source.
+
+    Aims at about `points` points, never below `minimum` (e.g. a configured step) nor 1 s, and
+    never so small that the series holds more than `MAX_POINTS` points (floor(span / step) + 1).
+    Prometheus parses "11s" but refuses "11.24s", hence whole seconds.
+    """
+    span = max(float(span), 0.0) if math.isfinite(span) else 0.0
+    wanted = span / max(int(points), 1)
+    step = max(1, math.ceil(wanted - 1e-9), math.ceil(minimum - 1e-9) if math.isfinite(minimum) else 1)
+    # floor(span / step) + 1 <= MAX_POINTS  <=  step > span / (MAX_POINTS - 1) (a point of margin
+    # for the millisecond rounding of start and end).
+    step = max(step, math.floor(span / (MAX_POINTS - 1)) + 1)
+    return int(step)
+
+
+def range_params(expr: str, start: float, end: float, step: float) -> dict[str, str]:
+    """The query_range parameters Prometheus accepts: whole-second step, bounded points, start <= end."""
+    end = max(end, start)
+    whole = range_step(end - start, points=MAX_POINTS, minimum=step)
+    return {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{whole}s"}
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -138,7 +166,8 @@ class PromClient:
         return None if math.isnan(v) else v
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{max(step, 1):g}s"}
+        """Run a range query; `step` should come from `range_step` (it is made valid here anyway)."""
+        params = range_params(expr, start, end, step)
         return parse_matrix(self._get("/api/v1/query_range", params), f"range query {expr!r}")
 
     def rules(self) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ def _print_status(st: dict[str, Any], status: dict[str, Any]) -> None:
     print(f"  traffic     {traffic['state']:<26} {traffic['sent']} sent, {traffic['failed']} failed")
     if "grafana" in comps and st.get("grafana_url"):
         print(f"  grafana     {comps['grafana']['state']:<26} {st['grafana_url']}  dashboard {st['grafana_dashboard']}")
-        print(f"  alertmgr    {comps['alertmanager']['state']:<26} {st['alertmanager_url']}")
+        print(f"  alertmgr    {comps['alertmanager']['state']:<26} {st.get('alertmanager_url') or '-'}")
         print(f"  fincra      {comps['fincra']['state']:<26} {st['fincra_url']}")
         print(f"  smtp        {comps['smtp']['state']:<26} {st['smtp_host']}:{st['smtp_port']}  user {st['smtp_user']}")
     print(f"  control     {'running':<26} {st['control_url']}")
@@ -69,7 +69,7 @@ def _print_status(st: dict[str, Any], status: dict[str, Any]) -> None:
     print(f"  logs        {st['log_file']}")
 
 
-def cmd_up(paths: state.Paths) -> int:
+def cmd_up(paths: state.Paths, alertmanager: bool = True) -> int:
     started = time.monotonic()
     live = _live_status(paths)
     if live:
@@ -86,7 +86,8 @@ def cmd_up(paths: state.Paths) -> int:
     read_fd, write_fd = os.pipe()
     with open(paths.supervisor_log, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.supervisor", "--state-dir", str(paths.root), "--ready-fd", str(write_fd)],
+            [sys.executable, "-m", "sandbox.supervisor", "--state-dir", str(paths.root), "--ready-fd", str(write_fd)]
+            + ([] if alertmanager else ["--no-alertmanager"]),
             cwd=state.REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -226,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         epilog="faults: " + "; ".join(f"{k}: {v}" for k, v in FAULTS.items()),
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the sandbox (idempotent) and wait until it is ready")
+    up = sub.add_parser("up", help="start the sandbox (idempotent) and wait until it is ready")
+    up.add_argument(
+        "--no-alertmanager",
+        action="store_true",
+        help="run without Alertmanager: Prometheus alone holds the firing alerts (state.json alerts_source)",
+    )
     sub.add_parser("down", help="stop everything and remove the runtime data")
     sub.add_parser("status", help="show components, URLs and faults (exit 3 when down)")
     fault = sub.add_parser("fault", help="switch a fault on")
@@ -235,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = state.default_paths()
     if args.command == "up":
-        return cmd_up(paths)
+        return cmd_up(paths, alertmanager=not args.no_alertmanager)
     if args.command == "down":
         return cmd_down(paths)
     if args.command == "status":

@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from sandbox import state
 from sandbox.alertmanager import AlertmanagerServer
 from sandbox.control import OperationError
@@ -72,8 +74,11 @@ class FaultExporter(LocalServer):
 class ServiceStack:
     """Starts, breaks, heals and stops the services around the app."""
 
-    def __init__(self, paths: state.Paths) -> None:
+    def __init__(self, paths: state.Paths, alertmanager: bool = True) -> None:
         self.paths = paths
+        # `sandbox up --no-alertmanager`: Prometheus alone evaluates the rules, as in a set-up
+        # without Alertmanager; the suite then reads the alerts from Prometheus.
+        self.with_alertmanager = alertmanager
         ensure_service_secrets(paths)
         self.grafana_store = GrafanaStore()
         self.grafana = GrafanaServer(self.grafana_store, state.read_secret(paths, "grafana_token"))
@@ -94,18 +99,14 @@ class ServiceStack:
         self.am.start(port)
 
     def prometheus_extra(self) -> str:
-        """The config text Prometheus needs: the fault exporter's scrape job, the alerting target."""
-        assert self.am is not None and self.exporter.server is not None
+        """The config text Prometheus needs: the fault exporter's scrape job, the alerting target (if any)."""
+        assert self.exporter.server is not None
         port = self.exporter.server.server_address[1]
-        text = (
-            f"  - job_name: {EXPORTER_JOB}\n"
-            "    static_configs:\n"
-            f'      - targets: ["127.0.0.1:{port}"]\n'
-            "alerting:\n"
-            "  alertmanagers:\n"
-            "    - static_configs:\n"
-            f'        - targets: ["127.0.0.1:{self.am.port}"]\n'
-        )
+        text = f'  - job_name: {EXPORTER_JOB}\n    static_configs:\n      - targets: ["127.0.0.1:{port}"]\n'
+        if self.am is not None:
+            text += (
+                f'alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["127.0.0.1:{self.am.port}"]\n'
+            )
         return text
 
     # -- faults ----------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class ServiceStack:
             self.exporter.firing = True
             prom.extra_rule_files = [SANDBOX_RULES_FILE]
             prom.set_rules(enabled=True)
-            self._wait_alert(present=True, timeout=30)
+            self._wait_alert(prom, present=True, timeout=30)
 
     def heal(self, previous: list[str], sentry: SentryServer, prom: PrometheusServer) -> None:
         """Undo every service fault."""
@@ -142,22 +143,29 @@ class ServiceStack:
             self.exporter.firing = False
             prom.extra_rule_files = []
             prom.set_rules(enabled=True)
-            assert self.am is not None
-            # Prometheus sends no resolution for a rule it dropped: resolve it as Prometheus would.
-            self.am.resolve(FIRING_ALERT)
-            self._wait_alert(present=False, timeout=15)
+            if self.am is not None:
+                # Prometheus sends no resolution for a rule it dropped: resolve it as Prometheus would.
+                self.am.resolve(FIRING_ALERT)
+            self._wait_alert(prom, present=False, timeout=15)
 
-    def _wait_alert(self, present: bool, timeout: float) -> None:
-        assert self.am is not None
+    def _firing_names(self, prom: PrometheusServer) -> set[str]:
+        """The alerts firing where the suite reads them: Alertmanager, or Prometheus without one."""
+        if self.am is not None:
+            return {a.get("labels", {}).get("alertname") for a in self.am.alerts()}
+        try:
+            alerts = httpx.get(f"{prom.url}/api/v1/alerts", timeout=2).json()["data"]["alerts"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return set()
+        return {a.get("labels", {}).get("alertname") for a in alerts if a.get("state") == "firing"}
+
+    def _wait_alert(self, prom: PrometheusServer, present: bool, timeout: float) -> None:
+        where = "Alertmanager" if self.am is not None else "Prometheus"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            names = {a.get("labels", {}).get("alertname") for a in self.am.alerts()}
-            if (FIRING_ALERT in names) == present:
+            if (FIRING_ALERT in self._firing_names(prom)) == present:
                 return
             time.sleep(0.2)
-        raise RuntimeError(
-            f"Alertmanager did not {'receive' if present else 'resolve'} {FIRING_ALERT} in {timeout:.0f}s"
-        )
+        raise RuntimeError(f"{where} did not {'fire' if present else 'resolve'} {FIRING_ALERT} in {timeout:.0f}s")
 
     # -- state -----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -166,6 +174,8 @@ class ServiceStack:
             "grafana_url": self.grafana.url if self.grafana.server else None,
             "grafana_dashboard": DASHBOARD_UID,
             "alertmanager_url": self.am.url if self.am else None,
+            # Where the suite reads the firing alerts (environments/local.toml: [alerts] source).
+            "alerts_source": "alertmanager" if self.with_alertmanager else "prometheus",
             "fincra_url": self.fincra.url if self.fincra.server else None,
             "smtp_host": "127.0.0.1",
             "smtp_port": self.mail.port,
@@ -181,7 +191,7 @@ class ServiceStack:
                 "url": self.grafana.url if self.grafana.server else None,
             },
             "alertmanager": {
-                "state": "running" if am_up else "stopped",
+                "state": "running" if am_up else ("stopped" if self.with_alertmanager else "off (--no-alertmanager)"),
                 "pid": self.pid(),
                 "url": self.am.url if self.am else None,
                 "alert_firing": self.exporter.firing,

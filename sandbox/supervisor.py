@@ -40,7 +40,7 @@ log = logging.getLogger("sandbox.supervisor")
 class Supervisor:
     """Starts the sandbox, applies and heals faults, and shuts everything down."""
 
-    def __init__(self, paths: state.Paths) -> None:
+    def __init__(self, paths: state.Paths, alertmanager: bool = True) -> None:
         self.paths = paths
         self.runtime_dir: Path | None = None
         self.started_at = state.utc_iso()
@@ -51,7 +51,7 @@ class Supervisor:
         self.sentry_store = SentryStore()
         self.sentry = SentryServer(self.sentry_store, state.read_secret(paths, "sentry_token"))
         self.control = ControlServer(self)
-        self.services = ServiceStack(paths)
+        self.services = ServiceStack(paths, alertmanager=alertmanager)
         self.slack = SlackServer()
         self.traffic: TrafficGenerator | None = None
         self.pg: PostgresCluster | None = None
@@ -110,7 +110,8 @@ class Supervisor:
         self._bind_thread_server(self.control.start, used)
         # Grafana, FinCra, SMTP and the fault exporter; then Alertmanager, before Prometheus.
         self.services.start_threads(lambda start: self._bind_thread_server(start, used))
-        self._start_with_ports(lambda port: self.services.start_alertmanager(self.runtime_dir, port), used)
+        if self.services.with_alertmanager:
+            self._start_with_ports(lambda port: self.services.start_alertmanager(self.runtime_dir, port), used)
         self._bind_thread_server(self.slack.start, used)
         # The webhook URL is a credential: a secret file, never a state.json key.
         state.write_secret(self.paths, "slack_webhook_url", self.slack.webhook_url)
@@ -354,11 +355,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.supervisor")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--ready-fd", type=int, default=None)
+    parser.add_argument("--no-alertmanager", action="store_true", help="run Prometheus without Alertmanager")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; the traffic would drown the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    supervisor = Supervisor(state.Paths(args.state_dir.resolve()))
+    supervisor = Supervisor(state.Paths(args.state_dir.resolve()), alertmanager=not args.no_alertmanager)
 
     def report(message: str) -> None:
         if args.ready_fd is not None:

@@ -167,11 +167,11 @@ def wait_for(what: str, condition: Callable[[], bool], bound: float, interval: f
         time.sleep(interval)  # bounded poll on a condition of the sandbox's own processes
 
 
-def start(folder: Path) -> Sandbox:
+def start(folder: Path, *up_args: str) -> Sandbox:
     env = {**os.environ, "POSTDEPLOY_SANDBOX_DIR": str(folder)}
     env.pop("POSTDEPLOY_ENV", None)
     box = Sandbox(folder, env)
-    proc = box.cli("up", timeout=120)
+    proc = box.cli("up", *up_args, timeout=120)
     if proc.returncode != 0:
         log = folder / "supervisor.log"
         tail = log.read_text()[-3000:] if log.exists() else ""

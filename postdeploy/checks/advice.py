@@ -43,8 +43,8 @@ ADVICE = {
     "monitoring.ready": "guide P5 'Monitoring dashboards set up': load the alert rules (promtool check rules, reload Prometheus), restore the Grafana dashboard, renew the Sentry token; do not deploy blind",
     "load.probe": "guide 'Slow Response Times' before the deploy: p50 > 200 ms optimise, p95/p99 > 1 s review slow queries (pg_stat_statements) and CPU/memory; errors: read the failing endpoint's logs",
     "integrations": "check the provider's status page and credentials (FinCra api-key, SMTP user/password), network egress and DNS; payments or email down blocks key flows: escalate to the provider",
-    "morning.health": "open the firing alerts in Alertmanager and follow their runbooks; read the overnight Sentry errors; silence only what is understood",
-    "alerts.tuning": "a flapping alert is noise: raise its `for:` duration or threshold, or fix the cause; review alerts that fired but needed no action",
+    "morning.health": "open the firing alerts (Alertmanager, or Prometheus' Alerts page without one) and follow their runbooks; read the overnight Sentry errors; silence only what is understood",
+    "alerts.tuning": "a flapping alert is noise: raise its `for:` duration or threshold, or fix the cause; an alert firing for days is noise too: fix what it reports or its rule; review alerts that fired but needed no action",
     "notify.team": "tell the team by hand in the deploy channel; check the webhook (revoked? channel archived?) and Slack's status page",
 }
 

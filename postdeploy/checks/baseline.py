@@ -205,7 +205,8 @@ def compare(
             return inconclusive(
                 trends.short_of(
                     snap.get("requests"), th.min_requests, f"requests ({name})", human(float(snap.get("window_s") or 0))
-                ),
+                )
+                + (f" ({source}); {trends.NO_HISTORY}" if name == "baseline" else ""),
                 value=value,
                 threshold=threshold,
                 evidence=evidence,
@@ -224,7 +225,9 @@ def compare(
     unknown = [d for d in drifts if d.ok is None and d.name != "error rate"]
     if unknown:
         return inconclusive(
-            "cannot compare: " + "; ".join(d.line() for d in unknown),
+            "cannot compare: "
+            + "; ".join(d.line() for d in unknown)
+            + (f"; {trends.NO_HISTORY}" if any(d.baseline is None for d in unknown) else ""),
             value=value,
             threshold=threshold,
             evidence=evidence,

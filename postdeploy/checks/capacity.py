@@ -22,7 +22,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.checks.database import SIZE_SQL, rows
 from postdeploy.config import Capacity
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient
+from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
 from postdeploy.sizehistory import read
@@ -46,7 +46,9 @@ def disk_outlook(prom: PromClient, cfg: Capacity, now: float) -> tuple[list[str]
         "disk window": f"{cfg.disk_window:g}s",
     }
     start = now - cfg.disk_window
-    matrix = prom.query_range(q["avail"], start, now, max(1.0, cfg.disk_window / 120))
+    step = range_step(cfg.disk_window)
+    ev["disk step"] = f"{step}s"
+    matrix = prom.query_range(q["avail"], start, now, step)
     sizes = {tuple(sorted(s.labels.items())): s.value for s in prom.query(q["size"])}
     if not matrix:
         return [f"no data: {q['avail']} has no series (is node_exporter scraped? is the mountpoint right?)"], ev, None
@@ -68,7 +70,10 @@ def disk_outlook(prom: PromClient, cfg: Capacity, now: float) -> tuple[list[str]
             + f" ({len(series.points)} samples)"
         )
         if trend is None:
-            problems.append(f"inconclusive: {len(series.points)} samples of {name}, need {MIN_POINTS}")
+            problems.append(
+                f"inconclusive: {len(series.points)} samples of {name}, need {MIN_POINTS}: "
+                "Prometheus has no history of this disk yet; wait for a day of data"
+            )
             continue
         if share is not None and share < cfg.disk_free_min:
             problems.append(f"disk {name} has {share:.1%} free, below {cfg.disk_free_min:.0%}")
@@ -93,7 +98,8 @@ def db_outlook(
         span = now - past[0].epoch if past else 0.0
         return [
             f"inconclusive: the size history of {name} spans {span:.0f}s, need {cfg.min_span:g}s "
-            "(db.size appends one record per run)"
+            "(db.size appends one record per run): no history for this environment yet: run first_24h "
+            "(db.size) after each deploy or daily, or wait for a day of data"
         ], ev
     first = past[0]
     rate = per_day(current - first.size_bytes, now - first.epoch) or 0.0

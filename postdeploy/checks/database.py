@@ -21,7 +21,7 @@ import psycopg
 from postdeploy.checks.advice import advice
 from postdeploy.config import DbChecks
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient
+from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 from postdeploy.sizehistory import SizeRecord, append, read
@@ -30,7 +30,8 @@ from postdeploy.trends import disagree, fit, flat, growth, human_bytes, unchange
 MIN_POINTS = 5
 
 SESSIONS_SQL = """SELECT
-  count(*) FILTER (WHERE datname = current_database() AND (%(app)s = '' OR application_name = %(app)s)) AS app_sessions,
+  count(*) FILTER (WHERE datname = current_database() AND (%(app)s = '' OR application_name = %(app)s)
+    AND (%(role)s = '' OR usename = %(role)s)) AS app_sessions,
   count(*) AS all_sessions,
   count(*) FILTER (WHERE state = 'active') AS active
 FROM pg_stat_activity
@@ -143,8 +144,14 @@ def judge_connections(
     # The level is judged on the metric unless it is dead; then on the database's own count.
     level = float(sessions) if dead or metric is None else metric
     facts["level"] = level
-    if not cfg.normal_min <= level <= cfg.normal_max:
-        problems.append(f"{level:g} connections is outside the normal range {cfg.normal_min}-{cfg.normal_max}")
+    low, high, decided = cfg.normal_range()
+    if not low <= level <= high:
+        problems.append(
+            f"{level:g} connections is outside the normal range {low:g}-{high:g} (set by {decided}; the pool: "
+            f"pool_size {cfg.pool_size} + pool_overflow {cfg.pool_overflow} = {cfg.pool_size + cfg.pool_overflow}, "
+            f"alarm at {limit:g}); an idle pool may hold fewer: declare the range relative to the pool with "
+            "normal_relative = [0, 1], or lower normal_min"
+        )
     if level >= limit:
         problems.append(
             f"{level:g} connections is at or above {cfg.pool_alarm:.0%} of the pool "
@@ -176,21 +183,26 @@ def connections(
         "query": expr,
         "window": f"{now - start:.0f}s" + (" since the deploy" if deployed_at and start > now - cfg.window else ""),
         "sql": SESSIONS_SQL.replace("\n", " "),
-        "normal range": f"{cfg.normal_min}-{cfg.normal_max}",
+        "normal range": "{:g}-{:g} ({})".format(*cfg.normal_range()),
         "pool limit": f"{pool_limit(cfg):g} ({cfg.pool_alarm:.0%} of {cfg.pool_size} + {cfg.pool_overflow})",
     }
     try:
         metric = prom.value(expr)
-        matrix = prom.query_range(expr, start, now, max(1.0, (now - start) / 120))
+        matrix = prom.query_range(expr, start, now, range_step(now - start))
     except TargetError as exc:
         return failed(f"cannot read db_connections_active: {exc}", evidence=evidence, advice=advice("db.connections"))
     try:
-        app_sessions, all_sessions, active = rows(conn, SESSIONS_SQL, {"app": cfg.application_name})[0]
+        app_sessions, all_sessions, active = rows(
+            conn, SESSIONS_SQL, {"app": cfg.application_name, "role": cfg.usename}
+        )[0]
     except psycopg.Error as exc:
         return failed(f"cannot read pg_stat_activity: {_db_error(exc)}", evidence=evidence)
     series = matrix[0].points if matrix else []
     evidence["db_connections_active"] = "no data" if metric is None else f"{metric:g}"
-    who = f"application_name {cfg.application_name!r}" if cfg.application_name else "this database"
+    filters = ([f"application_name {cfg.application_name!r}"] if cfg.application_name else []) + (
+        [f"role {cfg.usename!r}"] if cfg.usename else []
+    )
+    who = " and ".join(filters) if filters else "this database (no application_name or usename filter: every client)"
     evidence["pg_stat_activity"] = f"{app_sessions} session(s) of {who}; {all_sessions} in all, {active} active"
     evidence["samples"] = f"{len(series)} in the window" + (
         f", values {min(v for _, v in series):g}-{max(v for _, v in series):g}" if series else ""
@@ -209,7 +221,7 @@ def connections(
         return failed(
             "; ".join(problems),
             value=level,
-            threshold=f"{cfg.normal_min}-{cfg.normal_max}, < {pool_limit(cfg):g}",
+            threshold="{:g}-{:g}, < {:g}".format(*cfg.normal_range()[:2], pool_limit(cfg)),
             evidence=evidence,
             advice=advice("db.connections"),
         )
@@ -223,9 +235,10 @@ def connections(
         )
     return passed(
         f"{level:g} connections (metric {metric:g}, pg_stat_activity {app_sessions}), "
-        f"within {cfg.normal_min}-{cfg.normal_max} and below {pool_limit(cfg):g}; {facts.get('slope', '')}",
+        "within {:g}-{:g} and below {:g}; ".format(*cfg.normal_range()[:2], pool_limit(cfg))
+        + facts.get("slope", ""),
         value=level,
-        threshold=f"{cfg.normal_min}-{cfg.normal_max}, < {pool_limit(cfg):g}",
+        threshold="{:g}-{:g}, < {:g}".format(*cfg.normal_range()[:2], pool_limit(cfg)),
         evidence=evidence,
     )
 

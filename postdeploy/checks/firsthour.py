@@ -18,7 +18,7 @@ from postdeploy.checks.metrics import Window
 from postdeploy.config import Job, Thresholds, Windows
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient
+from postdeploy.promql import PromClient, range_step
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
 
 MB = 1024 * 1024
@@ -78,7 +78,11 @@ def traffic_routed(
     evidence: dict[str, Any] = {"query": query, "window": human(rate_window), "baseline": source}
     floor = f">= {1 - th.traffic_drop:.0%} of baseline"
     if baseline is None:
-        return inconclusive(f"inconclusive: no baseline request rate ({source})", threshold=floor, evidence=evidence)
+        return inconclusive(
+            f"inconclusive: no baseline request rate; {trends.NO_HISTORY} (looked at: {source})",
+            threshold=floor,
+            evidence=evidence,
+        )
     expected = baseline * rate_window
     if expected < th.min_requests:
         return inconclusive(
@@ -110,7 +114,7 @@ def traffic_routed(
 def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thresholds) -> Result:
     """No steady memory growth: the least-squares slope of RSS over the window, per process."""
     query = f'process_resident_memory_bytes{{job="{job}"}}'
-    step = float(max(1, math.ceil(window.seconds / 120)))
+    step = float(range_step(window.seconds))
     evidence: dict[str, Any] = {"query": f"{query} (range, step {step:g}s)", "window": str(window)}
     limit = f"< {th.memory_growth_mb_per_hour:g} MB/h (fit r2 >= {th.memory_growth_r2:g})"
     try:

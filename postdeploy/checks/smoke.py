@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -170,11 +171,39 @@ def check_list(api: ApiClient, path: str, check_id: str, what: str) -> Result:
     )
 
 
+# A 4xx to the suite's own create request blames the suite's settings, not the service:
+# 401/403 (the token) and 429 (throttling) are not about the body or the path.
+BODY_REJECTED = frozenset({400, 409, 413, 415, 422})
+PATH_REJECTED = frozenset({404, 405})
+
+
 def write_flow(api: ApiClient) -> Result:
     """Create a record through the API and delete it again (only with --allow-writes)."""
     cfg = api.cfg
     try:
         resp = api.request("POST", cfg.write_create_path, token=True, json=cfg.write_create_body)
+        if resp.status_code in BODY_REJECTED | PATH_REJECTED:
+            setting = "write_create_body" if resp.status_code in BODY_REJECTED else "write_create_path"
+            return failed(
+                f"configuration error, not a broken service: the service rejected the suite's own create "
+                f"request (POST {api.url(cfg.write_create_path)} answered {resp.status_code}: {error_text(resp)}); "
+                f"fix [api] {setting} in the environment file to a {setting.rsplit('_', 1)[1]} this API accepts",
+                value=resp.status_code,
+                threshold="200 or 201",
+                evidence={
+                    "setting": f"[api] {setting}",
+                    "write_create_path": cfg.write_create_path,
+                    "write_create_body": json.dumps(cfg.write_create_body)[:300],
+                    "answer": f"{resp.status_code}: {error_text(resp)}",
+                },
+                advice=(
+                    "set [api] write_create_body (and write_create_path) to a create request this API "
+                    "accepts, e.g. from its OpenAPI schema; a 4xx to the suite's own body says nothing "
+                    "about the release"
+                ),
+                # A configuration problem: "issues", never "rollback" on this alone.
+                severity="major",
+            )
         if resp.status_code not in (200, 201):
             return failed(
                 f"create: POST {api.url(cfg.write_create_path)} answered {resp.status_code}: {error_text(resp)}",

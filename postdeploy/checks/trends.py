@@ -116,6 +116,13 @@ def compare_errors(name: str, current: float | None, base: float | None, ratio: 
     return Drift(name, current, base, allowed, ok, _delta(current, base, "%"))
 
 
+# What a check that needs history says on an environment that has none yet (a first run).
+NO_HISTORY = (
+    "no history for this environment yet: run pre_deploy before deploying (it stores a baseline), "
+    "or wait for a day of data"
+)
+
+
 def enough(count: float | None, need: int) -> bool:
     """The minimum-sample rule: a ratio or percentile needs `need` observations."""
     return count is not None and count >= need
