@@ -20,7 +20,7 @@ from postdeploy.redaction import redact
 from postdeploy.verdict import decide
 
 SCHEMA = 1
-OUTCOME_ORDER = {"error": 0, "failed": 1, "inconclusive": 2, "skipped": 3, "passed": 4}
+OUTCOME_ORDER = {"error": 0, "failed": 1, "inconclusive": 2, "blocked": 3, "skipped": 4, "passed": 5}
 
 
 def run_dir(reports: Path, env: str, phase: str, now: datetime | None = None) -> Path:
@@ -91,7 +91,7 @@ class Record:
         have.update({k: v for k, v in entry.items() if v not in (None, "", {})})
         if (
             outcome
-            and OUTCOME_ORDER[outcome] < OUTCOME_ORDER.get(have.get("outcome", "passed"), 5)
+            and OUTCOME_ORDER[outcome] < OUTCOME_ORDER.get(have.get("outcome", "passed"), 6)
             or outcome
             and "outcome" not in have
         ):
@@ -142,11 +142,16 @@ def _item_key(item: Any) -> tuple[int, str]:
     return (2, text)
 
 
-def write(folder: Path, data: dict[str, Any]) -> Path:
-    """Write record.json (redacted, atomically) and point `latest` at the folder."""
+def write(folder: Path, data: dict[str, Any], *, latest: bool = True) -> Path:
+    """Write record.json (redacted, atomically) and point `latest` at the folder.
+
+    `latest=False` for a run that judged no check (verdict incomplete): `latest` keeps
+    pointing at the last run with a real verdict.
+    """
     path = folder / "record.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(redact(json.dumps(data, indent=2, default=str)) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    point_latest(folder)
+    if latest:
+        point_latest(folder)
     return path

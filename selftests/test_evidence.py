@@ -1,0 +1,180 @@
+"""Issue 11: a verdict never better than its evidence.
+
+Driven through pytester with checks of our own (no sandbox): runs that judged nothing,
+critical checks that could not run, start-up errors, blocked dependants, the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from postdeploy.cli import main as cli
+
+ENV = """
+[api]
+base_url = "http://127.0.0.1:9"
+connect_timeout = "0.5s"
+"""
+
+CHECKS = """
+import pytest
+from postdeploy.results import passed
+
+@pytest.mark.first15
+@pytest.mark.checklist(1, "ev.one")
+@pytest.mark.severity("critical")
+def test_one(check):
+    check.judge(passed("one is fine"))
+
+@pytest.mark.first15
+@pytest.mark.checklist(2, "ev.two")
+@pytest.mark.severity("major")
+def test_two(check):
+    check.judge(passed("two is fine"))
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.mkdir("environments")
+    (pytester.path / "environments" / "t.toml").write_text(ENV)
+    pytester.makepyfile(test_ev_checks=CHECKS)
+    return pytester
+
+
+def run(suite: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
+    result = suite.runpytest("-p", "no:cacheprovider", "--strict-markers", "--env", "t", *args)
+    records = sorted(suite.path.glob("reports/t/2*/record.json"), key=lambda p: p.stat().st_mtime)
+    assert records, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
+    return result, json.loads(records[-1].read_text())
+
+
+def newest(suite: pytest.Pytester) -> Path:
+    return max(suite.path.glob("reports/t/2*/record.json"), key=lambda p: p.stat().st_mtime).parent
+
+
+def latest(suite: pytest.Pytester) -> str:
+    return (suite.path / "reports" / "t" / "latest").resolve().name
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (("-m", "firstt15"), 4, "Unknown marker(s) in '-m' expression: firstt15"),
+        (("-m", "first15", "test_ev_nope.py"), 4, "file or directory not found: test_ev_nope.py"),
+        (("-m", "first15", "-k", "nothingmatches"), 5, '"no tests ran": all 2 first15 checks deselected (-k was given'),
+    ],
+    ids=["unknown-marker", "missing-file", "nothing-selected"],
+)
+def test_a_run_that_checked_nothing_is_incomplete_and_moves_nothing(suite, args, code, words):
+    good, record = run(suite, "-m", "first15")
+    assert record["verdict"] == "success"
+    before = latest(suite)
+    result, record = run(suite, *args)
+    assert result.ret == code
+    assert record["verdict"] == "incomplete", record["verdict_reasons"]
+    assert record["verdict_reasons"][0].startswith("no check ran: ")
+    assert words in record["verdict_reasons"][0]
+    assert record["judged"] is False
+    assert latest(suite) == before, "latest must keep pointing at the last real verdict"
+    folder = newest(suite)
+    assert "Status: ✅" not in (folder / "record.md").read_text()
+    assert "incomplete" in (folder / "record.md").read_text()
+    # The pipeline's gate: `pytest ... || true; python -m postdeploy verdict` exits 3.
+    assert cli(["verdict", "--reports", str(suite.path / "reports")]) == 3
+    assert cli(["verdict", str(suite.path / "reports" / "t")]) == 3  # an env folder: its newest run
+    assert cli(["verdict", str(suite.path / "reports" / "t" / "latest")]) == 0
+
+
+def test_a_collection_error_is_incomplete_quoting_pytest(suite):
+    suite.makepyfile(test_ev_broken="import no_such_module_of_postdeploy\n")
+    result, record = run(suite, "-m", "first15")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert record["verdict"] == "incomplete"
+    first = record["verdict_reasons"][0]
+    assert '"Interrupted: 1 error during collection"' in first and "no_such_module_of_postdeploy" in first, first
+    assert cli(["verdict", "--reports", str(suite.path / "reports")]) == 3
+
+
+def test_every_check_skipped_is_incomplete(suite):
+    suite.makepyfile(
+        test_ev_skips="""
+import pytest
+
+@pytest.mark.first15
+@pytest.mark.checklist(3, "ev.skip")
+@pytest.mark.severity("major")
+def test_skip(check):
+    pytest.skip("does not apply here")
+"""
+    )
+    result, record = run(suite, "-m", "first15", "test_ev_skips.py")
+    assert record["verdict"] == "incomplete"
+    assert "every selected check was skipped" in record["verdict_reasons"][0]
+
+
+def test_a_partly_deselected_phase_says_how_much_it_ran(suite):
+    result, record = run(suite, "-m", "first15", "-k", "one")
+    assert result.ret == 0
+    assert record["verdict"] == "success"
+    assert record["coverage"] == "1 of 2 first15 checks: -k was given"
+    result.stdout.fnmatch_lines(["*covered: 1 of 2 first15 checks: -k was given*"])
+    folder = newest(suite)
+    assert "Covered: 1 of 2 first15 checks: -k was given" in (folder / "record.md").read_text()
+
+
+def test_exports_of_an_incomplete_run_say_incomplete():
+    from postdeploy import annotation, pushgateway, slack
+
+    data = {
+        "env": "prod",
+        "phase": "first15",
+        "verdict": "incomplete",
+        "verdict_reasons": ["no check ran: pytest stopped with a usage error (exit 4): x"],
+        "checks": [],
+        "start": "2026-11-27T01:29:00+00:00",
+        "end": "2026-11-27T01:30:00+00:00",
+    }
+    assert "postdeploy_verdict 3" in pushgateway.exposition(data)
+    text = json.dumps(slack.verdict_message(data, "report.html"))
+    assert "INCOMPLETE" in text and "SUCCESS" not in text
+    from postdeploy.config import GrafanaAnnotation
+
+    note = annotation.body(GrafanaAnnotation(), data, None)
+    assert "verdict:incomplete" in note["tags"] and "INCOMPLETE" in note["text"]
+
+
+def test_cli_usage_errors_exit_4_not_the_code_of_rollback(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli(["verdikt"])
+    assert exc.value.code == 4
+    with pytest.raises(SystemExit) as exc:
+        cli(["verdict", "--no-such-flag"])
+    assert exc.value.code == 4
+    assert "error:" in capsys.readouterr().err
+
+
+def test_verdict_prints_three_reasons_then_the_blocked_count(tmp_path: Path, capsys):
+    run_dir = tmp_path / "prod" / "20261127T010000Z-first15"
+    run_dir.mkdir(parents=True)
+    checks = [{"id": "deploy.running", "outcome": "failed", "severity": "critical", "summary": "process gone"}]
+    checks += [
+        {"id": f"c{n}", "outcome": "blocked", "severity": "critical", "blocked_by": "deploy.running"} for n in range(12)
+    ]
+    checks += [{"id": f"m{n}", "outcome": "failed", "severity": "major", "summary": "bad"} for n in range(4)]
+    from postdeploy.verdict import decide
+
+    verdict, reasons = decide(checks)
+    assert verdict == "rollback"
+    assert reasons[0] == "critical check deploy.running failed: process gone"
+    (run_dir / "record.json").write_text(
+        json.dumps({"verdict": verdict, "env": "prod", "verdict_reasons": reasons, "checks": checks})
+    )
+    assert cli(["verdict", str(run_dir)]) == 2
+    out = capsys.readouterr().out.splitlines()
+    listed = [line for line in out if line.startswith("  - ")]
+    assert len(listed) == 3 and "deploy.running" in listed[0]
+    assert out[-1] == "  and 12 blocked (by deploy.running)"
