@@ -112,6 +112,17 @@ def setting(config: pytest.Config, dest: str) -> tuple[str | None, str]:
     return None, ""
 
 
+def _refuse_empty(config: pytest.Config, dest: str) -> None:
+    """An expectation given empty (a CI variable that was not set) is a usage error, not "not configured"."""
+    flag, _, var, _ = OPTIONS[dest]
+    if config.getoption(f"postdeploy_{dest}") == "":
+        raise pytest.UsageError(f"{flag} is empty: give the {dest.split('_')[1]} that must be live, or leave the flag out")
+    if config.getoption(f"postdeploy_{dest}") is None and var in os.environ and not os.environ[var].strip():
+        raise pytest.UsageError(
+            f"{var} is set but empty: give the {dest.split('_')[1]} that must be live, or unset it"
+        )
+
+
 def phase_of(markexpr: str) -> str:
     """Name the run after its phase marker (`-m first15` -> "first15"); anything else is "custom"."""
     expr = (markexpr or "").strip()
@@ -136,6 +147,8 @@ def pytest_configure(config: pytest.Config) -> None:
         env = load_environment(name, config.rootpath, source=source)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for dest in ("expect_version", "expect_commit"):
+        _refuse_empty(config, dest)
     version, _ = setting(config, "expect_version")
     commit, _ = setting(config, "expect_commit")
     if version or commit:

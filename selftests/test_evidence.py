@@ -178,3 +178,30 @@ def test_verdict_prints_three_reasons_then_the_blocked_count(tmp_path: Path, cap
     listed = [line for line in out if line.startswith("  - ")]
     assert len(listed) == 3 and "deploy.running" in listed[0]
     assert out[-1] == "  and 12 blocked (by deploy.running)"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_critical_check_not_run_for_want_of_an_expected_version_makes_issues(suite):
+    suite.makepyfile(test_ev_deploy=(ROOT / "tests_smoke" / "test_first15_deploy.py").read_text())
+    result, record = run(suite, "-m", "first15", "-k", "version or one")
+    assert record["verdict"] == "issues", record["verdict_reasons"]
+    first = record["verdict_reasons"][0]
+    assert first.startswith("critical check deploy.version not run: pass --expect-version or set [expected]"), first
+    assert cli(["verdict", "--reports", str(suite.path / "reports")]) == 1
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_an_empty_expected_version_is_a_usage_error(suite, monkeypatch, how):
+    if how == "flag":
+        result = suite.runpytest("-p", "no:cacheprovider", "--env", "t", "--expect-version", "")
+        words = "*--expect-version is empty*"
+    else:
+        monkeypatch.setenv("POSTDEPLOY_EXPECT_VERSION", "")
+        result = suite.runpytest("-p", "no:cacheprovider", "--env", "t")
+        words = "*POSTDEPLOY_EXPECT_VERSION is set but empty*"
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([words])
+    assert "Traceback" not in result.stderr.str()
+    assert not list(suite.path.glob("reports/t/2*/record.json"))
