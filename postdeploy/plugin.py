@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import attest, budget, finish, markers, reporting, scope, signoff, timeline
+from postdeploy import attest, budget, finish, markers, reporting, scope, signoff, startup, timeline
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -166,6 +166,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
         pushgw = env.pushgateway or Pushgateway(url=push_url)
         env = dataclasses.replace(env, pushgateway=dataclasses.replace(pushgw, url=push_url))
+    if workerinput is None:
+        # Before any check, report or export: every start-up problem, one line each (exit 4).
+        found = startup.problems(env)
+        if found:
+            raise pytest.UsageError("\n".join(found))
     if state.allow_writes and not env.writes_allowed:
         raise pytest.UsageError(f"--allow-writes refused: {env.path} sets writes_allowed = false")
     when, when_source = setting(config, "deployed_at")

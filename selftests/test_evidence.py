@@ -205,3 +205,37 @@ def test_an_empty_expected_version_is_a_usage_error(suite, monkeypatch, how):
     result.stderr.fnmatch_lines([words])
     assert "Traceback" not in result.stderr.str()
     assert not list(suite.path.glob("reports/t/2*/record.json"))
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('ca_bundle = "missing-ca.pem"', "api.ca_bundle: CA bundle missing-ca.pem not found"),
+        ('ca_bundle = "garbage.pem"', "api.ca_bundle: CA bundle garbage.pem is not a readable PEM"),
+    ],
+    ids=["missing", "garbage"],
+)
+def test_a_bad_ca_bundle_stops_the_run_at_start_up_with_one_line(suite, line, words):
+    (suite.path / "garbage.pem").write_text("not a certificate\n")
+    (suite.path / "environments" / "t.toml").write_text(ENV.replace("[api]\n", f"[api]\n{line}\n"))
+    result = suite.runpytest("-p", "no:cacheprovider", "--env", "t")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert words in err, err
+    assert "Traceback" not in err and "FileNotFoundError" not in err
+    assert not list(suite.path.glob("reports/t/2*/record.json")), "no check ran, nothing was recorded or posted"
+
+
+def test_start_up_problems_are_all_listed_one_line_each(suite):
+    (suite.path / "environments" / "t.toml").write_text(
+        ENV.replace('base_url = "http://127.0.0.1:9"', 'base_url = "http:///api"')
+        + '\n[changes]\nrepo = "no-such-checkout"\n'
+        + '\n[slack]\nwebhook_env = "HOME"\nreport_url = "https://"\n'
+    )
+    result = suite.runpytest("-p", "no:cacheprovider", "--env", "t")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stderr.str()
+    err = result.stderr.str()
+    assert "api.base_url: URL 'http:///api' names no host" in err
+    assert "changes.repo: folder no-such-checkout does not exist" in err
+    assert "slack.report_url: URL 'https://' names no host" in err
+    assert "Traceback" not in err
