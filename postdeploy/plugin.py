@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import attest, budget, finish, markers, reporting, scope, signoff, startup, timeline
+from postdeploy import attest, budget, finish, gates, markers, reporting, scope, signoff, startup, timeline
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -292,6 +292,10 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
+    # Root checks first (deploy.running, wait.ready, auth.login): their dependants are then
+    # recorded as blocked by them instead of failing on their own (gates.py).
+    order = list(gates.ROOTS)
+    items.sort(key=lambda item: _root_rank(item, order))
     checks = 0
     for item in items:
         meta = markers.check_meta(item)
@@ -318,6 +322,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
     if state is not None:
         state.scope.selected = sum(1 for item in session.items if scope.of_phase(item, state.phase))
+
+
+def _root_rank(item: pytest.Item, order: list[str]) -> int:
+    mark = item.get_closest_marker("checklist")
+    check_id = str(mark.args[1]) if mark is not None and len(mark.args) == 2 else ""
+    return order.index(check_id) if check_id in order else len(order)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -400,7 +410,7 @@ def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
     if report.outcome == "passed":
         return "passed"
     if report.outcome == "skipped":
-        return "inconclusive" if props.get("outcome") == "inconclusive" else "skipped"
+        return props["outcome"] if props.get("outcome") in ("inconclusive", "blocked") else "skipped"
     if props.get("outcome") in ("failed", "inconclusive"):
         return props["outcome"]
     return "error" if report.when != "call" else "failed"

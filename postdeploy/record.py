@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from postdeploy import gates
 from postdeploy.redaction import redact
 from postdeploy.verdict import decide
 
@@ -99,6 +100,9 @@ class Record:
 
     def to_json(self, *, inconclusive_is_issue: bool, api_requests: int, logins: int) -> dict[str, Any]:
         checks = sorted(self.checks.values(), key=lambda c: (_item_key(c.get("item")), c["nodeid"]))
+        # A dependant that failed while its root failed (on another xdist worker) is blocked.
+        checks = [dict(c) for c in checks]
+        gates.relabel(checks)
         verdict, reasons = decide(checks, inconclusive_is_issue=inconclusive_is_issue)
         ended = datetime.now(UTC)
         live = next(

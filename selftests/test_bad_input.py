@@ -92,9 +92,13 @@ def test_unreachable_target_fails_fast_and_clearly(tmp_path):
     outcomes = {c["id"]: c for c in record["checks"]}
     assert proc.returncode == 1
     assert seconds < 30
-    for check_id in ("wait.ready", "deploy.version", "health", "readiness", "auth.login", "db.read"):
-        assert outcomes[check_id]["outcome"] == "failed", check_id
-    assert "cannot connect" in outcomes["deploy.version"]["summary"]
+    # Root cause first (issue 11): the ping fails, everything that needs the service is blocked by it.
+    assert outcomes["wait.ready"]["outcome"] == "failed"
+    assert "cannot connect" in json.dumps(outcomes["wait.ready"])
+    for check_id in ("deploy.version", "health", "readiness", "auth.login", "db.read"):
+        assert outcomes[check_id]["outcome"] == "blocked", check_id
+        assert outcomes[check_id]["summary"].startswith("blocked by wait.ready: "), outcomes[check_id]["summary"]
+    assert record["verdict_reasons"][0].startswith("critical check wait.ready failed: the service never became ready")
     # Sections that are not configured skip, naming what to configure; they never pass.
     assert outcomes["error_rate"]["outcome"] == "skipped"
     assert "[prometheus]" in outcomes["error_rate"]["summary"]

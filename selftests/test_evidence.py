@@ -239,3 +239,105 @@ def test_start_up_problems_are_all_listed_one_line_each(suite):
     assert "changes.repo: folder no-such-checkout does not exist" in err
     assert "slack.report_url: URL 'https://' names no host" in err
     assert "Traceback" not in err
+
+
+def test_a_401_login_names_the_test_user_not_a_rollback():
+    from postdeploy.apiclient import Login
+    from postdeploy.checks.smoke import check_login
+
+    result = check_login(Login(False, 401, 0.05, "POST https://x/api/v1/auth/login answered 401: invalid credentials"))
+    assert result.outcome == "failed"
+    assert "the credentials of [api.user] were refused (401)" in result.summary
+    assert "it may be the test user" in result.summary
+    assert result.advice.startswith("first check the synthetic user: [api.user]")
+
+
+def test_dependants_of_a_failed_root_are_blocked_in_the_record():
+    from postdeploy import gates
+    from postdeploy.verdict import decide
+
+    checks = [
+        {"id": "deploy.running", "outcome": "failed", "severity": "critical", "value": "not running", "summary": "pid 7 gone"},
+        {"id": "wait.ready", "outcome": "failed", "severity": "critical", "depends_on": ["process"], "summary": "never"},
+        {"id": "auth.login", "outcome": "failed", "severity": "critical", "depends_on": ["process", "service"],
+         "summary": "cannot connect", "advice": "roll back"},
+        {"id": "db.read", "outcome": "failed", "severity": "critical", "depends_on": gates.closure(["login"]),
+         "summary": "no access token"},
+        {"id": "logs.clean", "outcome": "failed", "severity": "major", "summary": "2 ERROR lines"},
+    ]
+    gates.relabel(checks)
+    assert [c["outcome"] for c in checks] == ["failed", "blocked", "blocked", "blocked", "failed"]
+    assert checks[2]["summary"] == "blocked by deploy.running: pid 7 gone" and "advice" not in checks[2]
+    assert checks[2]["evidence"]["own result"] == "cannot connect"
+    verdict, reasons = decide(checks)
+    assert verdict == "rollback"
+    assert reasons[0] == "critical check deploy.running failed: pid 7 gone"
+    assert reasons[-1] == "3 check(s) blocked by deploy.running: wait.ready, auth.login, db.read"
+    # A runtime that could not be asked proves nothing down: nothing is blocked by it.
+    checks = [
+        {"id": "deploy.running", "outcome": "failed", "severity": "critical", "value": None, "summary": "no runtime"},
+        {"id": "wait.ready", "outcome": "passed", "severity": "critical", "depends_on": ["process"]},
+        {"id": "health", "outcome": "failed", "severity": "critical", "depends_on": ["process", "service"]},
+    ]
+    gates.relabel(checks)
+    assert checks[2]["outcome"] == "failed"
+
+
+def test_database_errors_of_the_same_words_have_one_root():
+    from postdeploy import gates
+
+    words = "cannot connect to the database: connection refused"
+    checks = [
+        {"id": f"db.{n}", "outcome": "error", "severity": "major", "depends_on": ["database"], "summary": words}
+        for n in ("connections", "slow_queries", "long_queries")
+    ]
+    gates.relabel(checks)
+    assert [c["outcome"] for c in checks] == ["error", "blocked", "blocked"]
+    assert checks[1]["blocked_by"] == "db.connections"
+
+
+def test_wrong_synthetic_password_blocks_the_reads_behind_the_login(suite):
+    """Live: a service that refuses the login (401): auth.login names [api.user]; db.read and business.flow are blocked."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"message": "pong"}')
+
+        def do_POST(self):  # noqa: N802
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"detail": "Incorrect email or password"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (suite.path / "environments" / "t.toml").write_text(
+            f'[api]\nbase_url = "http://127.0.0.1:{server.server_address[1]}"\nconnect_timeout = "0.5s"\n'
+            '[api.user]\nemail = "synthetic@example.com"\npassword_env = "PD_EV_PW"\n'
+        )
+        suite.makepyfile(test_ev_flows=(ROOT / "tests_smoke" / "test_first15_flows.py").read_text())
+        import os
+
+        os.environ["PD_EV_PW"] = "wrong-password-canary"
+        try:
+            result, record = run(suite, "-m", "first15", "test_ev_flows.py")
+        finally:
+            del os.environ["PD_EV_PW"]
+    finally:
+        server.shutdown()
+    outcomes = {c["id"]: c for c in record["checks"]}
+    assert outcomes["auth.login"]["outcome"] == "failed"
+    assert {outcomes[c]["outcome"] for c in ("db.read", "business.flow")} == {"blocked"}
+    assert outcomes["db.read"]["summary"].startswith("blocked by auth.login: login failed: the credentials of [api.user]")
+    first = record["verdict_reasons"][0]
+    assert first.startswith("critical check auth.login failed: login failed: the credentials of [api.user] were refused")
+    assert "wrong-password-canary" not in json.dumps(record)
