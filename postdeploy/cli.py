@@ -50,7 +50,10 @@ def record_path(args: argparse.Namespace) -> Path | None:
         found = [p for p in path.glob("*/record.json") if not p.parent.is_symlink()]
         newest = max(found, key=_run_time) if found else newest_record(path)
         if newest is None:
-            print(f"postdeploy: no record.json in {path} (a run folder, an environment's folder or reports/)", file=sys.stderr)
+            print(
+                f"postdeploy: no record.json in {path} (a run folder, an environment's folder or reports/)",
+                file=sys.stderr,
+            )
         return newest
     return path / "record.json" if path.is_dir() else path
 
@@ -121,7 +124,10 @@ class Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m postdeploy", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verdict", help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 incomplete or no record, 4 usage error")
+    v = sub.add_parser(
+        "verdict",
+        help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 incomplete or no record, 4 usage error",
+    )
     v.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
     v.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
     v.set_defaults(func=verdict)

@@ -116,11 +116,11 @@ def _refuse_empty(config: pytest.Config, dest: str) -> None:
     """An expectation given empty (a CI variable that was not set) is a usage error, not "not configured"."""
     flag, _, var, _ = OPTIONS[dest]
     if config.getoption(f"postdeploy_{dest}") == "":
-        raise pytest.UsageError(f"{flag} is empty: give the {dest.split('_')[1]} that must be live, or leave the flag out")
-    if config.getoption(f"postdeploy_{dest}") is None and var in os.environ and not os.environ[var].strip():
         raise pytest.UsageError(
-            f"{var} is set but empty: give the {dest.split('_')[1]} that must be live, or unset it"
+            f"{flag} is empty: give the {dest.split('_')[1]} that must be live, or leave the flag out"
         )
+    if config.getoption(f"postdeploy_{dest}") is None and var in os.environ and not os.environ[var].strip():
+        raise pytest.UsageError(f"{var} is set but empty: give the {dest.split('_')[1]} that must be live, or unset it")
 
 
 def phase_of(markexpr: str) -> str:
@@ -403,7 +403,9 @@ class RecordKeeper:
         if report.when == "teardown" and self.state.run_dir is not None:
             # Written as each check finishes, so a killed run still says what it completed.
             data = snapshot(self.state, complete=False)
-            write(self.state.run_dir, data, latest=any(c.get("outcome") not in (None, "skipped") for c in data["checks"]))
+            write(
+                self.state.run_dir, data, latest=any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
+            )
 
 
 def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
@@ -525,7 +527,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if data.get("judged", True):
         terminalreporter.write_line(f"timeline: {(state.run_dir / data['reports']['timeline']).resolve()}")
     else:
-        terminalreporter.write_line("latest, timeline: unchanged (no check was judged; they show the last real verdict)")
+        terminalreporter.write_line(
+            "latest, timeline: unchanged (no check was judged; they show the last real verdict)"
+        )
     terminalreporter.write_line(budget.line(data))
     for name, what in (data.get("exports") or {}).items():
         terminalreporter.write_line(f"export {name}: {what}")

@@ -65,7 +65,13 @@ def _plural(n: int, word: str) -> str:
 
 
 def incomplete_reason(
-    scope: Scope, checks: list[dict[str, Any]], *, exitstatus: int, usage_error: BaseException | None, phase: str, option: Any
+    scope: Scope,
+    checks: list[dict[str, Any]],
+    *,
+    exitstatus: int,
+    usage_error: BaseException | None,
+    phase: str,
+    option: Any,
 ) -> str:
     """Why the run has no verdict, quoting pytest; "" when it judged checks and was not interrupted."""
     judged = [c for c in checks if c.get("outcome") not in (None, "skipped")]
@@ -87,4 +93,6 @@ def incomplete_reason(
     if scope.deselected:
         why = _why(option)
         return f'{NO_CHECK}: pytest: "no tests ran": all {_plural(scope.deselected, what)} deselected ({why}, exit {exitstatus})'
-    return f'{NO_CHECK}: pytest: "no tests ran": no {what} was collected (exit {exitstatus}; check -m and the test paths)'
+    return (
+        f'{NO_CHECK}: pytest: "no tests ran": no {what} was collected (exit {exitstatus}; check -m and the test paths)'
+    )

@@ -396,7 +396,9 @@ def test_restore_without_the_live_database_is_inconclusive_not_passed(tmp_path: 
     monkeypatch.setattr(rs, "restore_into", restored)
     monkeypatch.setattr(rs, "sanity", sane)
     monkeypatch.setattr(rs, "drop", dropped)
-    monkeypatch.setattr(cb, "source_counts", lambda db, tables: ({}, "source not reachable (refused): restored counts not compared"))
+    monkeypatch.setattr(
+        cb, "source_counts", lambda db, tables: ({}, "source not reachable (refused): restored counts not compared")
+    )
     (tmp_path / "amani_backup_20261127_010000.sql.gz").write_bytes(gzip.compress(PLAIN + PLAIN_END))
     restore = Restore(dsn="host=127.0.0.1 port=9 dbname=postgres user=r")
     r = cb.restore_test(Backups(dir=str(tmp_path)), restore, Database(dsn="host=db.internal dbname=amani"))

@@ -257,12 +257,35 @@ def test_dependants_of_a_failed_root_are_blocked_in_the_record():
     from postdeploy.verdict import decide
 
     checks = [
-        {"id": "deploy.running", "outcome": "failed", "severity": "critical", "value": "not running", "summary": "pid 7 gone"},
-        {"id": "wait.ready", "outcome": "failed", "severity": "critical", "depends_on": ["process"], "summary": "never"},
-        {"id": "auth.login", "outcome": "failed", "severity": "critical", "depends_on": ["process", "service"],
-         "summary": "cannot connect", "advice": "roll back"},
-        {"id": "db.read", "outcome": "failed", "severity": "critical", "depends_on": gates.closure(["login"]),
-         "summary": "no access token"},
+        {
+            "id": "deploy.running",
+            "outcome": "failed",
+            "severity": "critical",
+            "value": "not running",
+            "summary": "pid 7 gone",
+        },
+        {
+            "id": "wait.ready",
+            "outcome": "failed",
+            "severity": "critical",
+            "depends_on": ["process"],
+            "summary": "never",
+        },
+        {
+            "id": "auth.login",
+            "outcome": "failed",
+            "severity": "critical",
+            "depends_on": ["process", "service"],
+            "summary": "cannot connect",
+            "advice": "roll back",
+        },
+        {
+            "id": "db.read",
+            "outcome": "failed",
+            "severity": "critical",
+            "depends_on": gates.closure(["login"]),
+            "summary": "no access token",
+        },
         {"id": "logs.clean", "outcome": "failed", "severity": "major", "summary": "2 ERROR lines"},
     ]
     gates.relabel(checks)
@@ -337,7 +360,11 @@ def test_wrong_synthetic_password_blocks_the_reads_behind_the_login(suite):
     outcomes = {c["id"]: c for c in record["checks"]}
     assert outcomes["auth.login"]["outcome"] == "failed"
     assert {outcomes[c]["outcome"] for c in ("db.read", "business.flow")} == {"blocked"}
-    assert outcomes["db.read"]["summary"].startswith("blocked by auth.login: login failed: the credentials of [api.user]")
+    assert outcomes["db.read"]["summary"].startswith(
+        "blocked by auth.login: login failed: the credentials of [api.user]"
+    )
     first = record["verdict_reasons"][0]
-    assert first.startswith("critical check auth.login failed: login failed: the credentials of [api.user] were refused")
+    assert first.startswith(
+        "critical check auth.login failed: login failed: the credentials of [api.user] were refused"
+    )
     assert "wrong-password-canary" not in json.dumps(record)

@@ -187,7 +187,9 @@ def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
         blocked = {k for k, v in run.outcomes().items() if v == "blocked"}
         assert dependants <= blocked, f"{fault}: not blocked: {dependants - blocked}; outcomes {run.outcomes()}"
         assert all(run.check(c)["blocked_by"] == root for c in dependants)
-        assert run.record["verdict_reasons"][0].startswith(f"critical check {root} failed"), run.record["verdict_reasons"]
+        assert run.record["verdict_reasons"][0].startswith(f"critical check {root} failed"), run.record[
+            "verdict_reasons"
+        ]
         verdict_cli = box.cli_postdeploy("verdict", str(run.folder))
         printed = [line for line in verdict_cli.stdout.splitlines() if line.startswith("  - ")]
         assert len(printed) <= 3 and root in printed[0], verdict_cli.stdout
