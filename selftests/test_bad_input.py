@@ -160,7 +160,9 @@ def test_a_server_that_never_answers_cannot_hang_the_run(tmp_path):
         sock.close()
     record = json.loads((tmp_path / "reports" / "hang" / "latest" / "record.json").read_text())
     outcomes = {c["id"]: c for c in record["checks"]}
-    assert "no answer within 1s" in outcomes["deploy.version"]["summary"]
-    # 2 ping attempts + version + health? no (not ready) + login + 2 list reads, 1 s each, plus start-up.
+    assert "no answer within 1s" in json.dumps(outcomes["wait.ready"])
+    # Root cause first (issue 11): everything that needs the service is blocked by the ping.
+    assert outcomes["deploy.version"]["summary"].startswith("blocked by wait.ready: the service never became ready")
+    # 2 ping attempts, 1 s each, plus start-up: the dependants do not even try.
     assert seconds < 20, seconds
     assert record["verdict"] == "rollback"

@@ -45,8 +45,9 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def run(suite: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
-    result = suite.runpytest("-p", "no:cacheprovider", "--strict-markers", "--env", "t", *args)
+def run(suite: pytest.Pytester, *args: str, subprocess: bool = False) -> tuple[pytest.RunResult, dict]:
+    runner = suite.runpytest_subprocess if subprocess else suite.runpytest
+    result = runner("-p", "no:cacheprovider", "--strict-markers", "--env", "t", *args)
     records = sorted(suite.path.glob("reports/t/2*/record.json"), key=lambda p: p.stat().st_mtime)
     assert records, result.stdout.str()[-2000:] + result.stderr.str()[-2000:]
     return result, json.loads(records[-1].read_text())
@@ -319,7 +320,7 @@ def test_database_errors_of_the_same_words_have_one_root():
     assert checks[1]["blocked_by"] == "db.connections"
 
 
-def test_wrong_synthetic_password_blocks_the_reads_behind_the_login(suite):
+def test_wrong_synthetic_password_blocks_the_reads_behind_the_login(suite, monkeypatch):
     """Live: a service that refuses the login (401): auth.login names [api.user]; db.read and business.flow are blocked."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -348,13 +349,10 @@ def test_wrong_synthetic_password_blocks_the_reads_behind_the_login(suite):
             '[api.user]\nemail = "synthetic@example.com"\npassword_env = "PD_EV_PW"\n'
         )
         suite.makepyfile(test_ev_flows=(ROOT / "tests_smoke" / "test_first15_flows.py").read_text())
-        import os
-
-        os.environ["PD_EV_PW"] = "wrong-password-canary"
-        try:
-            result, record = run(suite, "-m", "first15", "test_ev_flows.py")
-        finally:
-            del os.environ["PD_EV_PW"]
+        monkeypatch.setenv("PD_EV_PW", "wrong-password-canary")
+        # A subprocess: httpx's first real connection in an in-process run would leave later tests
+        # of this session with re-imported httpcore classes (pytester restores sys.modules).
+        result, record = run(suite, "-m", "first15", "test_ev_flows.py", subprocess=True)
     finally:
         server.shutdown()
     outcomes = {c["id"]: c for c in record["checks"]}
