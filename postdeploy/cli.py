@@ -1,7 +1,8 @@
 """The command line beside pytest: `python -m postdeploy verdict [RECORD]` for pipelines.
 
-Exit codes of `verdict`: 0 success, 1 issues, 2 rollback, 3 no readable record or a run
-that did not finish (killed: its record lists the checks it completed, no verdict). pytest's
+Exit codes of `verdict`: 0 success, 1 issues, 2 rollback, 3 incomplete (a run that judged no
+check, or did not finish: killed, its record lists the checks it completed) or no readable
+record, 4 a usage error of this command. pytest's
 own exit code stays pytest's; this is what a pipeline gates a rollout on.
 """
 
@@ -9,25 +10,51 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 EXIT = {"success": 0, "issues": 1, "rollback": 2, "incomplete": 3}
 NO_RECORD = 3
+USAGE = 4  # a usage error, as the plugin's (pytest exits 4): never 2, the code of rollback
+SHOWN = 3  # reasons printed by `verdict`; the blocked checks are counted after them
+BLOCKED_LINE = re.compile(r"^\d+ check\(s\) blocked by ")
 
 
 def newest_record(reports: Path) -> Path | None:
     """Return the newest record.json under `reports/<env>/<run>/`, by its run folder's time stamp."""
     found = [p for p in reports.glob("*/*/record.json") if not p.parent.is_symlink()]
-    return max(found, key=lambda p: (p.parent.name, p.stat().st_mtime)) if found else None
+    return max(found, key=_run_time) if found else None
+
+
+def _run_time(record: Path) -> tuple[str, float]:
+    """A run's start stamp (its folder's name up to the phase), then the record's age: two runs of a second."""
+    return (record.parent.name.split("-")[0], record.stat().st_mtime)
 
 
 def record_path(args: argparse.Namespace) -> Path | None:
-    """The record.json that --record names (a file or its run folder), else the newest; None, said, if none."""
-    path = Path(args.record) if args.record else newest_record(Path(args.reports))
-    if path is None:
-        print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
-        return None
+    """The record.json that RECORD names, else the newest; None, said, if none.
+
+    RECORD may be a record.json, its run folder, an environment's folder (`reports/local`:
+    its newest run, as `latest` would not show a newer run that judged nothing) or the
+    reports folder itself.
+    """
+    if not args.record:
+        path = newest_record(Path(args.reports))
+        if path is None:
+            print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
+        return path
+    path = Path(args.record)
+    if path.is_dir() and not (path / "record.json").exists():
+        found = [p for p in path.glob("*/record.json") if not p.parent.is_symlink()]
+        newest = max(found, key=_run_time) if found else newest_record(path)
+        if newest is None:
+            print(
+                f"postdeploy: no record.json in {path} (a run folder, an environment's folder or reports/)",
+                file=sys.stderr,
+            )
+        return newest
     return path / "record.json" if path.is_dir() else path
 
 
@@ -45,8 +72,17 @@ def verdict(args: argparse.Namespace) -> int:
     print(
         f"{result.upper()}  env {data.get('env')}  phase {data.get('phase')}  version {data.get('version') or '?'}  ({path})"
     )
-    for reason in data.get("verdict_reasons", []):
+    if data.get("coverage"):
+        print(f"  covered: {data['coverage']}")
+    reasons = [r for r in data.get("verdict_reasons", []) if not BLOCKED_LINE.match(str(r))]
+    for reason in reasons[:SHOWN]:
         print(f"  - {reason}")
+    if len(reasons) > SHOWN:
+        print(f"  and {len(reasons) - SHOWN} more reason(s): see {path.parent / 'record.md'}")
+    blocked = [c for c in data.get("checks", []) if c.get("outcome") == "blocked"]
+    if blocked:
+        roots = sorted({str(c.get("blocked_by")) for c in blocked})
+        print(f"  and {len(blocked)} blocked (by {', '.join(roots)})")
     return code
 
 
@@ -77,10 +113,21 @@ def timeline_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 4 (pytest's usage error), not 2 (the code of rollback)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m postdeploy", description=__doc__.splitlines()[0])
+    parser = Parser(prog="python -m postdeploy", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verdict", help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 no record")
+    v = sub.add_parser(
+        "verdict",
+        help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 incomplete or no record, 4 usage error",
+    )
     v.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
     v.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
     v.set_defaults(func=verdict)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import markers, reporting
+from postdeploy import gates, markers, reporting
 from postdeploy import runtime as runtime_mod
 from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
@@ -172,6 +172,11 @@ class Check:
     def judge(self, result: Result) -> None:
         __tracebackhide__ = True
         self.result = result
+        meta = markers.check_meta(self.item)
+        check_id = str(meta["id"]) if meta else ""
+        if gates.is_down(check_id, result.outcome, result.value):
+            # A root failed: the checks that need it are blocked, not failures of their own.
+            self.state.gates[gates.ROOTS[check_id]] = (check_id, redact(result.summary)[:200])
         if result.outcome == "skipped":
             pytest.skip(redact(result.summary))
         entry = {
@@ -202,6 +207,11 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     if meta is not None:
         reporting.label_allure(meta)
     judge = Check(request.node, state)
+    found = gates.blocker(state.gates, meta["depends_on"]) if meta is not None else None  # type: ignore[arg-type]
+    if found is not None:
+        entry = gates.blocked_entry(*found)
+        request.node.user_properties.append((PROPERTY, json.dumps(entry)))
+        pytest.skip(entry["summary"])
     writes = meta is not None and bool(meta["writes"]) and state.allow_writes
     if writes:
         request.getfixturevalue("api").allow_writes = True

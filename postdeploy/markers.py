@@ -17,6 +17,8 @@ MARKERS = {
     "checklist(item, check_id)": "the guide's item number (1-30, 'P1'..'P6', 'K', 'C') and the check's id",
     "severity(level)": "critical (a failure means rollback), major (issues) or minor (recorded only)",
     "writes": "the check changes the target; it runs only with --allow-writes",
+    "depends_on(*gates)": "what the check needs first: process, service, login, database; "
+    "when that failed, the check is recorded 'blocked by <root check>'",
 }
 
 
@@ -39,8 +41,16 @@ def check_meta(item: pytest.Item) -> dict[str, object] | None:
     phases = [p for p in PHASES if item.get_closest_marker(p)]
     if not phases:
         raise pytest.UsageError(f"{item.nodeid}: a check needs a phase marker ({', '.join(PHASES)})")
+    from postdeploy import gates
+
+    needs = [str(a) for m in item.iter_markers("depends_on") for a in m.args]
+    if gates.unknown(needs):
+        raise pytest.UsageError(
+            f"{item.nodeid}: depends_on({', '.join(gates.unknown(needs))}): use {', '.join(gates.GATES)}"
+        )
     return {
         "id": str(mark.args[1]),
+        "depends_on": gates.closure(needs),
         "item": mark.args[0],
         "severity": level,
         "phases": phases,

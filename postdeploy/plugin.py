@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from postdeploy import attest, budget, finish, markers, reporting, signoff, timeline
+from postdeploy import attest, budget, finish, gates, markers, reporting, scope, signoff, startup, timeline
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -111,6 +112,17 @@ def setting(config: pytest.Config, dest: str) -> tuple[str | None, str]:
     return None, ""
 
 
+def _refuse_empty(config: pytest.Config, dest: str) -> None:
+    """An expectation given empty (a CI variable that was not set) is a usage error, not "not configured"."""
+    flag, _, var, _ = OPTIONS[dest]
+    if config.getoption(f"postdeploy_{dest}") == "":
+        raise pytest.UsageError(
+            f"{flag} is empty: give the {dest.split('_')[1]} that must be live, or leave the flag out"
+        )
+    if config.getoption(f"postdeploy_{dest}") is None and var in os.environ and not os.environ[var].strip():
+        raise pytest.UsageError(f"{var} is set but empty: give the {dest.split('_')[1]} that must be live, or unset it")
+
+
 def phase_of(markexpr: str) -> str:
     """Name the run after its phase marker (`-m first15` -> "first15"); anything else is "custom"."""
     expr = (markexpr or "").strip()
@@ -135,6 +147,8 @@ def pytest_configure(config: pytest.Config) -> None:
         env = load_environment(name, config.rootpath, source=source)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for dest in ("expect_version", "expect_commit"):
+        _refuse_empty(config, dest)
     version, _ = setting(config, "expect_version")
     commit, _ = setting(config, "expect_commit")
     if version or commit:
@@ -152,6 +166,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
         pushgw = env.pushgateway or Pushgateway(url=push_url)
         env = dataclasses.replace(env, pushgateway=dataclasses.replace(pushgw, url=push_url))
+    if workerinput is None:
+        # Before any check, report or export: every start-up problem, one line each (exit 4).
+        found = startup.problems(env)
+        if found:
+            raise pytest.UsageError("\n".join(found))
     if state.allow_writes and not env.writes_allowed:
         raise pytest.UsageError(f"--allow-writes refused: {env.path} sets writes_allowed = false")
     when, when_source = setting(config, "deployed_at")
@@ -273,6 +292,10 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     state = config.stash[STATE]
+    # Root checks first (deploy.running, wait.ready, auth.login): their dependants are then
+    # recorded as blocked by them instead of failing on their own (gates.py).
+    order = list(gates.ROOTS)
+    items.sort(key=lambda item: _root_rank(item, order))
     checks = 0
     for item in items:
         meta = markers.check_meta(item)
@@ -285,6 +308,26 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             )
     if checks and state.env is None and not config.option.collectonly:
         raise pytest.UsageError("no environment: pass --env NAME (a file environments/NAME.toml) or set POSTDEPLOY_ENV")
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    state = items[0].config.stash.get(STATE, None)
+    if state is not None:
+        state.scope.deselected += sum(1 for item in items if scope.of_phase(item, state.phase))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is not None:
+        state.scope.selected = sum(1 for item in session.items if scope.of_phase(item, state.phase))
+
+
+def _root_rank(item: pytest.Item, order: list[str]) -> int:
+    mark = item.get_closest_marker("checklist")
+    check_id = str(mark.args[1]) if mark is not None and len(mark.args) == 2 else ""
+    return order.index(check_id) if check_id in order else len(order)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -328,6 +371,14 @@ class RecordKeeper:
     def __init__(self, state: RunState) -> None:
         self.state = state
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.state.scope.collect_errors.append(f"{report.nodeid or '.'}: {_last_line(report.longreprtext)}")
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        msg = getattr(excinfo.value, "msg", None) or str(excinfo.value)
+        self.state.scope.interrupted = f"{excinfo.typename}: {msg}" if msg else excinfo.typename
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.state.record
         assert record is not None
@@ -351,14 +402,17 @@ class RecordKeeper:
         record.add(report.nodeid, entry)
         if report.when == "teardown" and self.state.run_dir is not None:
             # Written as each check finishes, so a killed run still says what it completed.
-            write(self.state.run_dir, snapshot(self.state, complete=False))
+            data = snapshot(self.state, complete=False)
+            write(
+                self.state.run_dir, data, latest=any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
+            )
 
 
 def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
     if report.outcome == "passed":
         return "passed"
     if report.outcome == "skipped":
-        return "inconclusive" if props.get("outcome") == "inconclusive" else "skipped"
+        return props["outcome"] if props.get("outcome") in ("inconclusive", "blocked") else "skipped"
     if props.get("outcome") in ("failed", "inconclusive"):
         return props["outcome"]
     return "error" if report.when != "call" else "failed"
@@ -385,25 +439,51 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _prune_metadata(session.config)  # once more: the workers' tables have been merged in by now
     data = snapshot(state, complete=True)
     data["exit_status"] = int(exitstatus)
+    exc = sys.exc_info()[1]  # pytest calls this hook while a UsageError of the collection propagates
+    config = session.config
+    option = config.option
+    why = scope.incomplete_reason(
+        state.scope,
+        data["checks"],
+        exitstatus=int(exitstatus),
+        usage_error=exc if isinstance(exc, pytest.UsageError) else None,
+        phase=state.phase,
+        option=option,
+    )
+    judged = any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
+    if why:
+        # No verdict to act on: never a success, and `latest` keeps the last real verdict.
+        data["verdict_so_far"], data["verdict"] = data["verdict"], "incomplete"
+        data["verdict_reasons"] = [why, *(data["verdict_reasons"] if judged else [])]
+    elif state.scope.collect_errors:
+        data["verdict"] = "issues" if data["verdict"] == "success" else data["verdict"]
+        data["verdict_reasons"].append(
+            f"collection errors, their checks did not run: {'; '.join(state.scope.collect_errors[:3])}"
+        )
+    data["judged"] = judged
+    covered = scope.coverage(state.scope, state.phase, option)
+    if covered:
+        data["coverage"] = covered
     when = finish.deployed_at(state)
     data["deployed_at"] = when.isoformat(timespec="seconds") if when else None
     data["reports"]["timeline"] = f"../{timeline.safe_name(str(data.get('version') or ''))}/timeline.html"
-    write(state.run_dir, data)
+    write(state.run_dir, data, latest=judged)
     # After the final record is on disk: a hung export cannot leave it "incomplete".
     assert state.env is not None
     data["exports"] = finish.exports(
-        state.env, data, state.run_dir, when, enabled=not session.config.getoption("postdeploy_no_exports")
+        state.env, data, state.run_dir, when, enabled=not config.getoption("postdeploy_no_exports")
     )
     if data["exports"]:
-        write(state.run_dir, data)
+        write(state.run_dir, data, latest=judged)
     past = History(state.run_dir.parent, state.run_dir)
     previous = past.last_good_release(data.get("version", "")) if data["verdict"] == "rollback" else None
     (state.run_dir / "record.md").write_text(redact(signoff.render(data, previous)), encoding="utf-8")
     reporting.write_allure_extras(state.run_dir / "allure-results", data)
     finish.carry_allure_history(state.run_dir)
-    finish.write_timeline(state.run_dir, data)
-    session.config.stash[finish.CHARTS] = finish.charts_html(state, when)
-    session.config.stash[WRITTEN] = data
+    if judged:
+        finish.write_timeline(state.run_dir, data)
+    config.stash[finish.CHARTS] = finish.charts_html(state, when) if judged else ""
+    config.stash[WRITTEN] = data
 
 
 def snapshot(state: RunState, *, complete: bool) -> dict[str, Any]:
@@ -438,11 +518,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"verdict: {data['verdict'].upper()}   env {data['env']}   phase {data['phase']}   "
         f"API requests: {data['api_requests']} ({data['logins']} login)"
     )
+    if data.get("coverage"):
+        terminalreporter.write_line(f"  covered: {data['coverage']}")
     for reason in data["verdict_reasons"]:
         terminalreporter.write_line(f"  - {reason}")
     terminalreporter.write_line(f"report:  {state.run_dir / 'report.html'}")
     terminalreporter.write_line(f"record:  {state.run_dir / 'record.json'}")
-    terminalreporter.write_line(f"timeline: {(state.run_dir / data['reports']['timeline']).resolve()}")
+    if data.get("judged", True):
+        terminalreporter.write_line(f"timeline: {(state.run_dir / data['reports']['timeline']).resolve()}")
+    else:
+        terminalreporter.write_line(
+            "latest, timeline: unchanged (no check was judged; they show the last real verdict)"
+        )
     terminalreporter.write_line(budget.line(data))
     for name, what in (data.get("exports") or {}).items():
         terminalreporter.write_line(f"export {name}: {what}")

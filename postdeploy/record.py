@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from postdeploy import gates
 from postdeploy.redaction import redact
 from postdeploy.verdict import decide
 
 SCHEMA = 1
-OUTCOME_ORDER = {"error": 0, "failed": 1, "inconclusive": 2, "skipped": 3, "passed": 4}
+OUTCOME_ORDER = {"error": 0, "failed": 1, "inconclusive": 2, "blocked": 3, "skipped": 4, "passed": 5}
 
 
 def run_dir(reports: Path, env: str, phase: str, now: datetime | None = None) -> Path:
@@ -91,7 +92,7 @@ class Record:
         have.update({k: v for k, v in entry.items() if v not in (None, "", {})})
         if (
             outcome
-            and OUTCOME_ORDER[outcome] < OUTCOME_ORDER.get(have.get("outcome", "passed"), 5)
+            and OUTCOME_ORDER[outcome] < OUTCOME_ORDER.get(have.get("outcome", "passed"), 6)
             or outcome
             and "outcome" not in have
         ):
@@ -99,6 +100,9 @@ class Record:
 
     def to_json(self, *, inconclusive_is_issue: bool, api_requests: int, logins: int) -> dict[str, Any]:
         checks = sorted(self.checks.values(), key=lambda c: (_item_key(c.get("item")), c["nodeid"]))
+        # A dependant that failed while its root failed (on another xdist worker) is blocked.
+        checks = [dict(c) for c in checks]
+        gates.relabel(checks)
         verdict, reasons = decide(checks, inconclusive_is_issue=inconclusive_is_issue)
         ended = datetime.now(UTC)
         live = next(
@@ -142,11 +146,16 @@ def _item_key(item: Any) -> tuple[int, str]:
     return (2, text)
 
 
-def write(folder: Path, data: dict[str, Any]) -> Path:
-    """Write record.json (redacted, atomically) and point `latest` at the folder."""
+def write(folder: Path, data: dict[str, Any], *, latest: bool = True) -> Path:
+    """Write record.json (redacted, atomically) and point `latest` at the folder.
+
+    `latest=False` for a run that judged no check (verdict incomplete): `latest` keeps
+    pointing at the last run with a real verdict.
+    """
     path = folder / "record.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(redact(json.dumps(data, indent=2, default=str)) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    point_latest(folder)
+    if latest:
+        point_latest(folder)
     return path

@@ -76,7 +76,8 @@ def pytest_html_results_summary(
     if state is None or state.env is None or data is None:
         return
     verdict = data["verdict"]
-    colour = {"success": "#2e7d32", "issues": "#ef6c00", "rollback": "#c62828"}.get(verdict or "", "#555")
+    colour = COLOURS.get(verdict or "", "#555")
+    blocked = any(c.get("outcome") == "blocked" for c in data["checks"])
     targets = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in state.env.targets().items())
     prefix.append(
         f'<p style="font-size:1.6em;color:{colour}"><b>Verdict: {html.escape((verdict or "unknown").upper())}</b></p>'
@@ -85,8 +86,15 @@ def pytest_html_results_summary(
         f"<p>API requests sent: <b>{data['api_requests']}</b> ({data['logins']} login); per check: "
         + ", ".join(f"{html.escape(str(c.get('id')))} {c.get('requests', 0)}" for c in data["checks"])
         + "</p>"
-        + "".join(f"<p>&#8226; {html.escape(r)}</p>" for r in data["verdict_reasons"])
+        + (f"<p>Covered: <b>{html.escape(data['coverage'])}</b></p>" if data.get("coverage") else "")
+        + "".join(
+            f"<p>&#8226; {'<b>root cause</b>: ' if n == 0 and blocked else ''}{html.escape(r)}</p>"
+            for n, r in enumerate(data["verdict_reasons"])
+        )
     )
+    timeline = (data.get("reports") or {}).get("timeline")
+    if timeline and data.get("judged", True):
+        prefix.append(f'<p>Every phase of this deployment: <a href="{html.escape(timeline)}">timeline</a></p>')
     from postdeploy import budget, finish
 
     prefix.append(f"<p><b>{html.escape(budget.line(data))}</b></p>")
@@ -96,6 +104,9 @@ def pytest_html_results_summary(
         # The sign-off (the guide's checklist template) as the report's first section.
         prefix.append(f'<pre style="white-space:pre-wrap">{html.escape(signed.read_text(encoding="utf-8"))}</pre>')
 
+
+# The verdict's colour in report.html (the timeline uses the same).
+COLOURS = {"success": "#2e7d32", "issues": "#ef6c00", "rollback": "#c62828", "incomplete": "#555"}
 
 # Allure sorts failures into these by message: an on-call engineer first wants to know
 # whether the target could not be asked, or answered and was wrong.
@@ -110,6 +121,7 @@ ALLURE_CATEGORIES = [
         "matchedStatuses": ["failed", "skipped"],
         "messageRegex": r"(?s).*(INCONCLUSIVE|inconclusive|no data).*",
     },
+    {"name": "Blocked by a failed dependency", "matchedStatuses": ["skipped"], "messageRegex": r"(?s).*blocked by .*"},
     {"name": "Threshold breached", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*FAILED:.*"},
     {"name": "Not configured", "matchedStatuses": ["skipped"], "messageRegex": r"(?s).*not configured.*"},
 ]

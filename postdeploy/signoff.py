@@ -50,10 +50,11 @@ STATUS = {
     "success": "✅ Success",
     "issues": "⚠️ Issues",
     "rollback": "❌ Rollback",
-    "incomplete": "… run did not finish",
+    "incomplete": "… incomplete: no verdict (no check was judged, or the run did not finish)",
 }
 MARK = {"passed": "[x]", "failed": "[ ] FAILED", "inconclusive": "[ ] INCONCLUSIVE", "not run yet": "[ ] not run yet"}
 MARK["pending attestation"] = "[ ] PENDING ATTESTATION"
+MARK["blocked"] = "[ ] BLOCKED"
 
 ROLLBACK = """\
 ## Rollback procedure (the guide's)
@@ -88,6 +89,8 @@ def line_outcome(checks: list[dict[str, Any]], ids: tuple[str, ...]) -> tuple[st
     names = [f"{c['id']} {c['outcome']}" for c in mine]
     if outcomes & {"failed", "error"}:
         return "failed", names
+    if "blocked" in outcomes:
+        return "blocked", names
     if "inconclusive" in outcomes:
         return "inconclusive", names
     return "passed", names
@@ -102,10 +105,19 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
         f"Commit {record.get('commit') or '?'}; run {record.get('start')} to {record.get('end')} by {record.get('who')}.",
         "",
     ]
+    verdict = record.get("verdict", "incomplete")
+    reasons = record.get("verdict_reasons") or []
+    # The verdict and its first reason (the root cause) lead; the template follows.
+    out += [f"**Verdict: {STATUS.get(verdict, verdict)}**", ""]
+    if reasons:
+        out += [f"First reason: {reasons[0]}", ""]
+    if record.get("coverage"):
+        out += [f"Covered: {record['coverage']}", ""]
     if record.get("budget"):
         out += [budget.line(record), ""]
     if (record.get("reports") or {}).get("timeline"):
-        out += [f"Every phase of this deployment: {record['reports']['timeline']}", ""]
+        link = record["reports"]["timeline"]
+        out += [f"Every phase of this deployment: [{link}]({link})", ""]
     for section, lines in TEMPLATE.items():
         out.append(f"## {section}")
         for label, ids in lines:
@@ -114,8 +126,6 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
             out.append(f"- {MARK[outcome]} {label}{detail}")
         out.append("")
     out += attestation_lines(checks)
-    verdict = record.get("verdict", "incomplete")
-    reasons = record.get("verdict_reasons") or []
     failed = [c for c in checks if c.get("outcome") in ("failed", "error", "inconclusive")]
     out += [
         "## Sign-off",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from postdeploy.scope import Scope
 
 if TYPE_CHECKING:
     from postdeploy.apiclient import ApiClient
@@ -32,6 +34,10 @@ class RunState:
     login_client: ApiClient | None = None
     login_wire: str | None = None
     is_worker: bool = False
+    # What the run selected of its phase, collection errors, an interruption (scope.py).
+    scope: Scope = field(default_factory=Scope)
+    # Dependencies found down in this process: gate name -> (root check id, what it said) (gates.py).
+    gates: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def inconclusive_is_issue(self) -> bool:

@@ -39,7 +39,8 @@ def records(env_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
             data = json.loads((folder / "record.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and "checks" in data:
+        # A run that judged no check (verdict incomplete, scope.py) is no part of a deployment's story.
+        if isinstance(data, dict) and "checks" in data and data.get("judged") is not False:
             out.append((folder, data))
     return out
 

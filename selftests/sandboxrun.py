@@ -64,6 +64,18 @@ class Sandbox:
             check=False,
         )
 
+    def cli_postdeploy(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """`python -m postdeploy ARGS` as a pipeline runs it."""
+        return subprocess.run(
+            [sys.executable, "-m", "postdeploy", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def state(self) -> dict[str, Any]:
         return json.loads((self.folder / "state.json").read_text())
 

@@ -378,3 +378,31 @@ def test_use_list_that_hangs_is_a_one_line_backup_error(tmp_path):
     slow.chmod(0o755)
     with pytest.raises(BackupError, match=r"pg_restore --list did not finish within 0.3s"):
         _use_list(str(slow), tmp_path / "backup.dump", 0.3, True)
+
+
+def test_restore_without_the_live_database_is_inconclusive_not_passed(tmp_path: Path, monkeypatch) -> None:
+    """Issue 11: the documented count comparison was skipped and the restore test still passed."""
+    from postdeploy import restore as rs
+
+    def restored(archive, *, report, **kw):
+        report.created, report.restore_seconds = True, 0.5
+
+    def sane(dsn, password, scratch, tables, timeout, report):
+        report.alembic, report.counts = "001_initial_schema", {"users": 5}
+
+    def dropped(dsn, password, scratch, timeout, report):
+        report.dropped = True
+
+    monkeypatch.setattr(rs, "restore_into", restored)
+    monkeypatch.setattr(rs, "sanity", sane)
+    monkeypatch.setattr(rs, "drop", dropped)
+    monkeypatch.setattr(
+        cb, "source_counts", lambda db, tables: ({}, "source not reachable (refused): restored counts not compared")
+    )
+    (tmp_path / "amani_backup_20261127_010000.sql.gz").write_bytes(gzip.compress(PLAIN + PLAIN_END))
+    restore = Restore(dsn="host=127.0.0.1 port=9 dbname=postgres user=r")
+    r = cb.restore_test(Backups(dir=str(tmp_path)), restore, Database(dsn="host=db.internal dbname=amani"))
+    assert r.outcome == "inconclusive", r
+    assert "not compared with the live database: source not reachable" in r.summary
+    monkeypatch.setattr(cb, "source_counts", lambda db, tables: ({"users": 5}, ""))
+    assert cb.restore_test(Backups(dir=str(tmp_path)), restore, Database(dsn="host=db.internal dbname=amani")).ok

@@ -92,9 +92,13 @@ def test_unreachable_target_fails_fast_and_clearly(tmp_path):
     outcomes = {c["id"]: c for c in record["checks"]}
     assert proc.returncode == 1
     assert seconds < 30
-    for check_id in ("wait.ready", "deploy.version", "health", "readiness", "auth.login", "db.read"):
-        assert outcomes[check_id]["outcome"] == "failed", check_id
-    assert "cannot connect" in outcomes["deploy.version"]["summary"]
+    # Root cause first (issue 11): the ping fails, everything that needs the service is blocked by it.
+    assert outcomes["wait.ready"]["outcome"] == "failed"
+    assert "cannot connect" in json.dumps(outcomes["wait.ready"])
+    for check_id in ("deploy.version", "health", "readiness", "auth.login", "db.read"):
+        assert outcomes[check_id]["outcome"] == "blocked", check_id
+        assert outcomes[check_id]["summary"].startswith("blocked by wait.ready: "), outcomes[check_id]["summary"]
+    assert record["verdict_reasons"][0].startswith("critical check wait.ready failed: the service never became ready")
     # Sections that are not configured skip, naming what to configure; they never pass.
     assert outcomes["error_rate"]["outcome"] == "skipped"
     assert "[prometheus]" in outcomes["error_rate"]["summary"]
@@ -156,7 +160,9 @@ def test_a_server_that_never_answers_cannot_hang_the_run(tmp_path):
         sock.close()
     record = json.loads((tmp_path / "reports" / "hang" / "latest" / "record.json").read_text())
     outcomes = {c["id"]: c for c in record["checks"]}
-    assert "no answer within 1s" in outcomes["deploy.version"]["summary"]
-    # 2 ping attempts + version + health? no (not ready) + login + 2 list reads, 1 s each, plus start-up.
+    assert "no answer within 1s" in json.dumps(outcomes["wait.ready"])
+    # Root cause first (issue 11): everything that needs the service is blocked by the ping.
+    assert outcomes["deploy.version"]["summary"].startswith("blocked by wait.ready: the service never became ready")
+    # 2 ping attempts, 1 s each, plus start-up: the dependants do not even try.
     assert seconds < 20, seconds
     assert record["verdict"] == "rollback"

@@ -40,14 +40,9 @@ FIRST15 = {
 # Traffic-driven faults need a few scrapes before Prometheus shows them: SETTLE seconds of
 # live data under the fault, then runs repeat (within BOUND) until the checks see it.
 EXPECT: dict[str, tuple[dict[str, str], str]] = {
-    "app_down": (
-        {"deploy.running": "not running", "wait.ready": "never became ready", "health": "never became ready"},
-        "rollback",
-    ),
-    "db_down": (
-        {"health": "unhealthy", "readiness": "not ready", "auth.login": "login failed", "db.read": "project list"},
-        "rollback",
-    ),
+    # The root cause only: what depends on it is blocked (BLOCKED below), not failed on its own.
+    "app_down": ({"deploy.running": "not running"}, "rollback"),
+    "db_down": ({"health": "unhealthy", "readiness": "not ready", "auth.login": "login failed"}, "rollback"),
     # A frozen database: health hangs on its pooled connection; readiness may time out on connect instead.
     "db_frozen": ({"health": "no answer within", "readiness": "no answer within|not ready: database"}, "rollback"),
     "migrations_missing": ({"health": "migrations"}, "rollback"),
@@ -63,14 +58,31 @@ EXPECT: dict[str, tuple[dict[str, str], str]] = {
     "errors_5xx": ({"error_rate": "error rate"}, "issues|rollback"),
     "unhandled_errors": ({"error_rate": "unhandled exceptions"}, "issues|rollback"),
     "slow": ({"latency.p95": "p95"}, "issues"),
-    # Without a token the reads that need one fail too, saying why.
-    "login_broken": (
-        {"auth.login": "login failed", "db.read": "login failed", "business.flow": "login failed"},
-        "rollback",
-    ),
+    # Without a token the reads that need one are blocked by the login (BLOCKED below).
+    "login_broken": ({"auth.login": "login failed"}, "rollback"),
     "projects_broken": ({"db.read": "500"}, "rollback"),
     "transactions_broken": ({"business.flow": "500"}, "rollback"),
     "sentry_new_issue": ({"sentry.new": "new Sentry issue"}, "issues"),
+}
+# fault -> (the root check, the checks it must block): issue 11, root cause first.
+API_CHECKS = {
+    "wait.ready",
+    "deploy.version",
+    "health",
+    "readiness",
+    "auth.login",
+    "db.read",
+    "business.flow",
+    "tls.cert",
+    "tls.redirect",
+    "headers.security",
+    "errors.no_leak",
+    "api.surface",
+}
+BLOCKED = {
+    "app_down": ("deploy.running", API_CHECKS),
+    "login_broken": ("auth.login", {"db.read", "business.flow"}),
+    "db_down": ("auth.login", {"db.read", "business.flow"}),
 }
 SETTLE = {"errors_5xx": 5.0, "unhandled_errors": 5.0, "slow": 5.0, "old_version": 3.0, "startup_error": 3.0}
 BOUND = 45.0
@@ -174,6 +186,18 @@ def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
         assert run.check(check_id)["summary"], f"{fault}: {check_id} failed without a summary"
     if fault in CONFINED:
         assert failed == set(expected), f"{fault}: unrelated checks failed: {failed - set(expected)}"
+    if fault in BLOCKED:
+        root, dependants = BLOCKED[fault]
+        blocked = {k for k, v in run.outcomes().items() if v == "blocked"}
+        assert dependants <= blocked, f"{fault}: not blocked: {dependants - blocked}; outcomes {run.outcomes()}"
+        assert all(run.check(c)["blocked_by"] == root for c in dependants)
+        assert run.record["verdict_reasons"][0].startswith(f"critical check {root} failed"), run.record[
+            "verdict_reasons"
+        ]
+        verdict_cli = box.cli_postdeploy("verdict", str(run.folder))
+        printed = [line for line in verdict_cli.stdout.splitlines() if line.startswith("  - ")]
+        assert len(printed) <= 3 and root in printed[0], verdict_cli.stdout
+        assert f"and {len(blocked)} blocked" in verdict_cli.stdout, verdict_cli.stdout
     assert run.record["verdict"] in verdict.split("|"), run.record["verdict_reasons"]
     signoff = (run.folder / "record.md").read_text()
     assert ("Rollback procedure" in signoff) == (run.record["verdict"] == "rollback")

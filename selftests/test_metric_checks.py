@@ -117,6 +117,22 @@ def test_jobs_late_fresh_and_unknown():
     assert "no [database] is configured" in no_db.summary
 
 
+def test_a_job_metric_that_cannot_be_read_is_inconclusive_never_late():
+    """Issue 11: jobs.schedule said "late" when it could not read the metric."""
+    from postdeploy.errors import TargetUnreachable
+
+    class Down:
+        def value(self, expr, at=None):
+            raise TargetUnreachable("cannot connect to Prometheus", target="http://127.0.0.1:9")
+
+    r = firsthour.jobs_schedule([Job("mail", 10.0, metric="last_run")], Down(), None, 1000.0, TH)
+    assert r.outcome == "inconclusive", r
+    assert r.summary.startswith("cannot tell whether the background jobs ran: mail: cannot read its last run")
+    assert "late" not in r.summary.replace("0 late jobs", "")
+    nothing = firsthour.jobs_schedule([Job("ingest", 15.0, metric="never_ran")], prom({}), None, 1000.0, TH)
+    assert nothing.outcome == "inconclusive" and "no last run known" in nothing.summary
+
+
 def test_analytics_counts_per_hour_against_the_business_ranges():
     th = Thresholds(registrations_per_hour=[5.0, 500.0], transactions_per_hour=[10.0, 1000.0])
     fine = prom({"user_registrations_total": [({}, 50.0)], "escrow_transactions_total": [({}, 200.0)]})

@@ -11,6 +11,7 @@ pytestmark = pytest.mark.first_24h
 
 
 @pytest.mark.checklist(23, "db.size")
+@pytest.mark.depends_on("database")
 @pytest.mark.severity("minor")
 def test_db_size(db, target, history, check):
     """Size and top-10 tables recorded (one line in history.jsonl); growth since the last record below the bound."""

@@ -17,6 +17,7 @@ def test_monitoring_ready(target, check):
 
 
 @pytest.mark.checklist("P3", "load.probe")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("major")
 def test_load_probe(target, api, check):
     """A bounded burst of GET/HEAD requests: p50 < 100 ms, p95 < 500 ms, p99 < 1 s, no errors."""

@@ -11,6 +11,17 @@ from postdeploy.results import failed, passed
 pytestmark = pytest.mark.first15
 
 
+# Every later phase starts by asking whether the release is alive (process and ping).
+LIVENESS = (pytest.mark.first_hour, pytest.mark.first_24h, pytest.mark.daily, pytest.mark.weekly)
+
+
+def liveness(fn):
+    for mark in LIVENESS:
+        fn = mark(fn)
+    return fn
+
+
+@liveness
 @pytest.mark.checklist(1, "deploy.running")
 @pytest.mark.severity("critical")
 def test_release_is_running(deployment, target, check):
@@ -31,15 +42,19 @@ def test_release_is_running(deployment, target, check):
 
 
 @pytest.mark.checklist(1, "deploy.version")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("critical")
 def test_expected_version_is_live(api, target, check):
     """The version and commit the service reports are the ones that were deployed."""
     if not (target.expected.version or target.expected.commit):
-        pytest.skip(f"not configured: pass --expect-version/--expect-commit or set [expected] in {target.path}")
+        # A critical check nobody ran: the verdict is at least "issues" (verdict.py).
+        pytest.skip(f"not configured: pass --expect-version or set [expected] (or --expect-commit) in {target.path}")
     check.judge(smoke.check_version(api, target.expected))
 
 
+@liveness
 @pytest.mark.checklist("1-3", "wait.ready")
+@pytest.mark.depends_on("process")
 @pytest.mark.severity("critical")
 def test_release_becomes_ready(ready, check):
     """The release answers its ping endpoint within the bound, before health and readiness are judged."""
@@ -47,6 +62,7 @@ def test_release_becomes_ready(ready, check):
 
 
 @pytest.mark.checklist(2, "health")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("critical")
 def test_health(api, ready, check):
     """HTTP 200 and status healthy and every dependency healthy (the service answers 200 even when not)."""
@@ -56,6 +72,7 @@ def test_health(api, ready, check):
 
 
 @pytest.mark.checklist(3, "readiness")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("critical")
 def test_readiness(api, ready, check):
     """The service reports itself ready, with every required table present."""

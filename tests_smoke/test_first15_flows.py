@@ -10,6 +10,7 @@ pytestmark = pytest.mark.first15
 
 
 @pytest.mark.checklist(8, "auth.login")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("critical")
 def test_login(login, check):
     """The synthetic user logs in (once per run; the token is reused by the checks below)."""
@@ -17,6 +18,7 @@ def test_login(login, check):
 
 
 @pytest.mark.checklist(9, "db.read")
+@pytest.mark.depends_on("login")
 @pytest.mark.severity("critical")
 def test_database_read_through_api(api, check):
     """An authenticated read that goes to the database: the project list."""
@@ -24,6 +26,7 @@ def test_database_read_through_api(api, check):
 
 
 @pytest.mark.checklist(10, "business.flow")
+@pytest.mark.depends_on("login")
 @pytest.mark.severity("critical")
 def test_business_read(api, check):
     """The key business operation, read variant: the escrow transactions list."""
@@ -31,6 +34,7 @@ def test_business_read(api, check):
 
 
 @pytest.mark.checklist(10, "business.flow.write")
+@pytest.mark.depends_on("login")
 @pytest.mark.severity("critical")
 @pytest.mark.writes
 def test_business_write(api, check):

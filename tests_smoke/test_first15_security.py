@@ -15,6 +15,7 @@ def _https_only(target):
 @pytest.mark.first15
 @pytest.mark.daily
 @pytest.mark.checklist("S", "tls.cert")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("critical")
 def test_certificate(target, check):
     """The certificate validates for the host (critical) and expires in more than 14 days (major)."""
@@ -28,6 +29,7 @@ def test_certificate(target, check):
 
 @pytest.mark.daily
 @pytest.mark.checklist("S", "tls.cert.warning")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("minor")
 def test_certificate_early_warning(target, check):
     """Daily: warn 30 days before the certificate expires (recorded, never decides the verdict)."""
@@ -41,6 +43,7 @@ def test_certificate_early_warning(target, check):
 
 @pytest.mark.first15
 @pytest.mark.checklist("S", "tls.redirect")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("major")
 def test_http_redirects_to_https(target, check):
     """Plain HTTP answers 301/307/308 with a Location on https://."""
@@ -50,6 +53,7 @@ def test_http_redirects_to_https(target, check):
 
 @pytest.mark.first15
 @pytest.mark.checklist("S", "headers.security")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("major")
 def test_security_headers(api, target, check):
     """X-Content-Type-Options, X-Frame-Options, HSTS over HTTPS; no CORS wildcard with credentials."""
@@ -58,6 +62,7 @@ def test_security_headers(api, target, check):
 
 @pytest.mark.first15
 @pytest.mark.checklist("S", "errors.no_leak")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("critical")
 def test_error_bodies_leak_nothing(api, target, check):
     """A 404 and a malformed JSON body get the error envelope: no traceback, SQL, path or secret."""
@@ -66,6 +71,7 @@ def test_error_bodies_leak_nothing(api, target, check):
 
 @pytest.mark.first15
 @pytest.mark.checklist("S", "api.surface")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("major")
 def test_no_endpoint_vanished(api, target, history, check):
     """Every endpoint of the previous successful release is still in the OpenAPI document."""

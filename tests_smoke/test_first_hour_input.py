@@ -7,6 +7,7 @@ import pytest
 
 @pytest.mark.first_hour
 @pytest.mark.checklist("S", "input.robust")
+@pytest.mark.depends_on("service")
 @pytest.mark.severity("major")
 def test_malformed_input_gets_4xx(api, target, check):
     """Hypothesis-generated malformed bodies, within the request budget, to side-effect-free endpoints."""

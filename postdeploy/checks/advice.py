@@ -24,6 +24,9 @@ ADVICE = {
     "sentry.new": "open the new issues in Sentry; a new error type right after a deploy is usually the release's: fix forward or roll back",
     "auth.login": "users cannot log in: critical functionality broken; check the auth service and the database, then "
     + ROLLBACK,
+    "auth.login.refused": "first check the synthetic user: [api.user] email and its password_env/password_file "
+    "(rotated? the user deleted or locked?); log in by hand as a real user; only if real users are refused too: "
+    + ROLLBACK,
     "db.read": "reads through the API fail: check database connectivity and the service logs; critical functionality broken -> "
     + ROLLBACK,
     "business.flow": "the key business operation fails: critical functionality broken; check logs and Sentry, then "

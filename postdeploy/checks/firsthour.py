@@ -314,7 +314,8 @@ def jobs_schedule(
     if not jobs:
         return skipped("not configured: add [[jobs]] entries (name, interval, metric or sql) to the environment file")
     evidence: dict[str, Any] = {}
-    problems = []
+    problems: list[str] = []  # late or misconfigured
+    unread: list[str] = []  # no evidence either way: never "late", never a pass
     for job in jobs:
         source = f"metric {job.metric}" if job.metric else f"SQL {job.sql}"
         limit = job.interval * th.job_grace
@@ -324,11 +325,11 @@ def jobs_schedule(
         try:
             last = job_last_run(job, prom, sql_runner)
         except TargetError as exc:
-            problems.append(f"{job.name}: cannot read its last run: {exc}")
-            evidence[job.name] = source
+            unread.append(f"{job.name}: cannot read its last run: {exc}")
+            evidence[job.name] = f"{source}: could not be read"
             continue
         if last is None:
-            problems.append(f"{job.name}: no last run known ({source} returned nothing)")
+            unread.append(f"{job.name}: no last run known ({source} returned nothing)")
             evidence[job.name] = f"{source}: no data"
             continue
         age = now - last
@@ -341,11 +342,19 @@ def jobs_schedule(
             )
     if problems:
         return failed(
-            "background jobs late: " + "; ".join(problems),
+            "background jobs late: " + "; ".join(problems + unread),
             value=len(problems),
             threshold="0 late jobs",
             evidence=evidence,
             advice=advice("jobs.schedule"),
+        )
+    if unread:
+        return inconclusive(
+            "cannot tell whether the background jobs ran: " + "; ".join(unread),
+            value=None,
+            threshold="0 late jobs",
+            evidence=evidence,
+            advice="make the job's metric (Prometheus) or SQL readable from here, then run this phase again",
         )
     return passed(f"{len(jobs)} jobs ran within their intervals", value=0, threshold="0 late jobs", evidence=evidence)
 

@@ -142,6 +142,15 @@ def check_login(login: Login) -> Result:
     """The run's one login with the synthetic user succeeded."""
     if login.ok:
         return passed(f"{login.detail} in {login.elapsed * 1000:.0f} ms", value=login.status)
+    if login.status in (401, 403):
+        # The service answered and refused these credentials: likely the test user, not the release.
+        return failed(
+            f"login failed: the credentials of [api.user] were refused ({login.status}); it may be the test user "
+            f"(password rotated, user removed or locked), not the service: {login.detail}",
+            value=login.status,
+            threshold="200 with access_token",
+            advice=advice("auth.login.refused"),
+        )
     return failed(
         f"login failed: {login.detail}",
         value=login.status,
