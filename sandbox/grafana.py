@@ -67,21 +67,25 @@ class GrafanaStore:
             ident = len(self.annotations) + 1
             dash = self.dashboards.get(str(body.get("dashboardUID", "")))
             self.annotations.append(
-                {
+                {  # the fields of Grafana's Annotation definition, no others
                     "id": ident,
                     "alertId": 0,
+                    "alertName": "",
                     "dashboardId": dash["id"] if dash else 0,
                     "dashboardUID": str(body.get("dashboardUID", "")) if dash else "",
                     "panelId": int(body.get("panelId", 0) or 0),
                     "userId": 1,
-                    "userName": "",
                     "newState": "",
                     "prevState": "",
+                    "created": now_ms,
+                    "updated": now_ms,
                     "time": int(body.get("time") or now_ms),
                     "timeEnd": int(body.get("timeEnd") or body.get("time") or now_ms),
                     "text": str(body["text"]),
-                    "metric": "",
                     "tags": [str(t) for t in body.get("tags") or []],
+                    "login": "postdeploy-sa",
+                    "email": "",
+                    "avatarUrl": "/avatar/46d229b033af06a191ff2267bca9ae56",
                     "data": {},
                 }
             )

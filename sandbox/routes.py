@@ -176,7 +176,8 @@ def login(ctx: Context, req: Request) -> Response:
     try:
         body = req.json_object()
         email = require_email(body)
-        password = require_str(body, "password", max_length=4096)
+        # The contract's UserLogin.password is a plain string (no minLength): "" is a wrong password (401), not a 422.
+        password = require_str(body, "password", max_length=4096, min_length=0)
     except ApiError:
         if ctx.faults.active("input_500"):
             # What a handler that trusts its input does with a malformed body.

@@ -102,9 +102,19 @@ class Operation:
         assert schema is not None, f"{self.name}: the document gives its {status} answer no {media} schema"
         return _nullable(schema)  # type: ignore[no-any-return]
 
-    def check_response(self, status: int, body: Any, media: str = "application/json") -> list[str]:
-        """Every way ``body`` breaks the document's schema for this answer (empty: it fits)."""
-        return schema_problems(self.doc, self.response_schema(status, media), body)
+    def check_response(
+        self, status: int, body: Any, media: str = "application/json", *, strict: bool = False
+    ) -> list[str]:
+        """Every way ``body`` breaks the document's schema for this answer (empty: it fits).
+
+        ``strict`` also names every property the schema does not declare: a stand-in must not
+        invent fields (the suite would come to rely on them), though the schema allows extras.
+        """
+        schema = self.response_schema(status, media)
+        problems = schema_problems(self.doc, schema, body)
+        if strict:
+            problems += undeclared(self.doc, schema, body)
+        return problems
 
     def check_request(self, url: str, body: Any = None) -> list[str]:
         """Every way a request to ``url`` breaks the operation's parameters (and JSON body)."""
@@ -184,6 +194,27 @@ def schema_problems(
         f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message[:300]}"
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+def undeclared(doc: dict[str, Any], schema: dict[str, Any], value: Any, where: str = "") -> list[str]:
+    """Properties of ``value`` that ``schema`` (with its $ref) does not declare, by JSON path.
+
+    Objects the document leaves free-form (no ``properties``, or ``additionalProperties``) are
+    not looked into; neither are ``anyOf``/``oneOf`` alternatives.
+    """
+    schema = deref(doc, schema)
+    found: list[str] = []
+    if isinstance(value, dict) and "properties" in schema and not schema.get("additionalProperties"):
+        props = schema["properties"]
+        for key, item in value.items():
+            if key not in props:
+                found.append(f"{where or '(root)'}: {key!r} is not a property the document declares")
+            else:
+                found += undeclared(doc, props[key], item, f"{where}/{key}" if where else key)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            found += undeclared(doc, schema["items"], item, f"{where}/{index}" if where else str(index))
+    return found
 
 
 def _base(doc: dict[str, Any]) -> str:
