@@ -7,6 +7,8 @@
 - issues too: a manual item still waits for a person's attestation;
 - success: nothing of the above. Minor checks are recorded and never decide.
 A check that had to retry (the target rate-limited it) makes the run "issues" at least.
+A check that failed only because the service's rate limiter refused it (kind "throttled")
+is at most major: throttling alone never means rollback.
 Skipped checks decide nothing; they are listed with their reason so nobody mistakes
 "not run" for "passed".
 """
@@ -31,7 +33,8 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
                 reasons.append(f"critical check {c['id']} {outcome}")
             elif sev == "major":
                 verdict = "issues" if verdict == "success" else verdict
-                reasons.append(f"major check {c['id']} {outcome}")
+                why = ": throttled by the service's rate limiter" if c.get("kind") == "throttled" else ""
+                reasons.append(f"major check {c['id']} {outcome}{why}")
         elif outcome == "inconclusive" and inconclusive_is_issue and sev != "minor":
             verdict = "issues" if verdict == "success" else verdict
             reasons.append(f"check {c['id']} inconclusive")
@@ -41,5 +44,5 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
             reasons.append(f"attestation pending: {c['id']}")
         if c.get("retries"):
             verdict = "issues" if verdict == "success" else verdict
-            reasons.append(f"check {c['id']} was rate limited and retried: {'; '.join(c['retries'])}")
+            reasons.append(f"check {c['id']} had to retry: {'; '.join(c['retries'])}")
     return verdict, reasons
