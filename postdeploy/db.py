@@ -61,16 +61,14 @@ def probe(cfg: Database, limit: float = PROBE_LIMIT) -> str:
         conn = connect(bounded)
     except TargetTimeout:
         took = time.monotonic() - started
-        return f"the database does not answer within {max(bound, 1):g} s (connect, {took:.1f} s): the likely cause [{where}]"
+        return f"the database does not answer within {max(bound, 1):g} s: the likely cause (connect timed out after {took:.1f} s; {where})"
     except TargetUnreachable as exc:
         return f"the database cannot be reached ({exc}): the likely cause"
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT 1")
     except psycopg.errors.QueryCanceled:
-        return (
-            f"the database does not answer SELECT 1 within {bounded.statement_timeout:g} s: the likely cause [{where}]"
-        )
+        return f"the database does not answer within {bounded.statement_timeout:g} s: the likely cause (SELECT 1 timed out; {where})"
     except psycopg.Error as exc:
         return f"the database answers with an error ({redact(str(exc).strip().splitlines()[0])}): the likely cause"
     finally:

@@ -58,16 +58,18 @@ class Pacer:
         """Block until one more request fits the limit, then count it."""
         with self._lock:
             now = time.monotonic()
+            # Kept for a minute at least: the evidence says how many the run sent in the last one.
+            keep = max(self.period, 60.0)
+            while self.sent and now - self.sent[0] >= keep:
+                self.sent.popleft()
             if self.count:
-                while self.sent and now - self.sent[0] >= self.period:
-                    self.sent.popleft()
-                if len(self.sent) >= self.count:
-                    pause = self.period - (now - self.sent[0])
+                recent = [t for t in self.sent if now - t < self.period]
+                if len(recent) >= self.count:
+                    pause = self.period - (now - recent[-self.count])
                     if pause > 0:
                         time.sleep(pause)
                         self.waited += pause
                     now = time.monotonic()
-                    self.sent.popleft()
             self.sent.append(now)
 
     def last_minute(self) -> int:

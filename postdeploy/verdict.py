@@ -44,5 +44,7 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
             reasons.append(f"attestation pending: {c['id']}")
         if c.get("retries"):
             verdict = "issues" if verdict == "success" else verdict
-            reasons.append(f"check {c['id']} had to retry: {'; '.join(c['retries'])}")
+            reasons.append(
+                f"check {c['id']} was retried (rate limited or a reset connection): {'; '.join(c['retries'])}"
+            )
     return verdict, reasons
