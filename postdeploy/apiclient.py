@@ -177,7 +177,7 @@ class ApiClient:
             self.requests_sent += 1
         hung_before = self.hung
         extra: dict[str, Any] = {}
-        if hung_before:
+        if hung_before and "timeout" not in kwargs:
             extra["timeout"] = httpx.Timeout(
                 connect=self.cfg.connect_timeout,
                 read=min(self.cfg.read_timeout, self.cfg.hung_read_timeout),
