@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from postdeploy import throttle
 from postdeploy.config import Api
 from postdeploy.errors import BadResponse, ConfigError, TargetTimeout, TargetUnreachable
 from postdeploy.redaction import Secret, redact
@@ -27,6 +30,8 @@ class Login:
     elapsed: float
     detail: str
     token: Secret | None = None
+    # The evidence that the login was refused by a rate limiter ("" when it was not).
+    throttled: str = ""
 
     def to_wire(self) -> dict[str, Any]:
         """Return a plain dict for `workerinput` (the token travels to workers, nowhere else)."""
@@ -36,12 +41,13 @@ class Login:
             "elapsed": self.elapsed,
             "detail": self.detail,
             "token": self.token.reveal() if self.token else None,
+            "throttled": self.throttled,
         }
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Login:
         token = Secret(data["token"], "login") if data.get("token") else None
-        return cls(data["ok"], data["status"], data["elapsed"], data["detail"], token)
+        return cls(data["ok"], data["status"], data["elapsed"], data["detail"], token, data.get("throttled", ""))
 
 
 class WritesNotAllowed(Exception):
@@ -59,19 +65,64 @@ class ApiClient:
         self.logins_made = 0
         self._count_lock = threading.Lock()
         self._login: Login | None = None
-        self._client = httpx.Client(
-            base_url=cfg.base_url,
-            headers={"User-Agent": USER_AGENT, **cfg.headers},
-            timeout=httpx.Timeout(
+        # Pacing under [api] rate_limit; under xdist every worker takes its share.
+        self.pacer = throttle.Pacer(cfg.rate_limit, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+        # Throttled answers and reset connections seen so far (evidence for the checks).
+        self.throttled: list[throttle.Event] = []
+        # Set by the fixtures: counts log lines matching a declared throttle signal's pattern.
+        self.count_log: throttle.LogCounter | None = None
+        # Set by the fixtures when [database] is configured: asks the database directly,
+        # returns what it found ("the database does not answer within 5 s: the likely cause").
+        self.dependency_probe: Callable[[], str] | None = None
+        self._diagnosis: str | None = None
+        self._probe_thread: threading.Thread | None = None
+        # The first call that hung (read timeout) in this run; later calls do not wait as long.
+        self.hung: str = ""
+        self._client_args: dict[str, Any] = {
+            "base_url": cfg.base_url,
+            "headers": {"User-Agent": USER_AGENT, **cfg.headers},
+            "timeout": httpx.Timeout(
                 connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=cfg.connect_timeout
             ),
-            verify=tls_verify(cfg),
-            follow_redirects=False,
-            transport=transport,
-        )
+            "verify": tls_verify(cfg),
+            "follow_redirects": False,
+            "transport": transport,
+        }
+        self._client = httpx.Client(**self._client_args)
 
     def close(self) -> None:
         self._client.close()
+
+    def throttle_events(self, since: int) -> list[throttle.Event]:
+        """The throttle evidence since index `since`, plus the run's login when a limiter refused it."""
+        with self._count_lock:
+            events = list(self.throttled[since:])
+        if self._login is not None and self._login.throttled:
+            events.append(throttle.Event(self._login.detail.split(": ", 1)[0], f"login: {self._login.throttled}"))
+        return events
+
+    def diagnosis(self) -> str:
+        """Ask the dependencies (once per run) why a call hung; "" when nothing is configured to ask."""
+        if self.dependency_probe is None:
+            return ""
+        self._start_probe()
+        assert self._probe_thread is not None
+        self._probe_thread.join(timeout=30.0)  # the probe bounds itself (connect + statement timeouts)
+        return self._diagnosis or "the database could not be asked in time"
+
+    def _start_probe(self) -> None:
+        """Start the one dependency probe of the run, in the background (a call is taking long)."""
+        with self._count_lock:
+            if self._probe_thread is None:
+                self._probe_thread = threading.Thread(target=self._run_probe, name="dependency-probe", daemon=True)
+                self._probe_thread.start()
+
+    def _run_probe(self) -> None:
+        assert self.dependency_probe is not None
+        try:
+            self._diagnosis = self.dependency_probe()
+        except Exception as exc:  # a diagnosis that cannot be made says why, it never raises
+            self._diagnosis = f"the database could not be asked ({type(exc).__name__}: {redact(str(exc))[:200]})"
 
     def url(self, path: str) -> str:
         return str(self._client.base_url.join(path))
@@ -101,24 +152,110 @@ class ApiClient:
             with self._count_lock:
                 self.retries.append(f"{method} {path}: HTTP {resp.status_code} (rate limited), retried after {wait:g}s")
             resp = self._send(method, path, headers, kwargs)
+        self._classify(method, path, resp)
         return resp
+
+    def _classify(self, method: str, path: str, resp: httpx.Response) -> None:
+        """Record a throttled answer (429, 503 + Retry-After, a declared signal) as evidence."""
+        sent_at = resp.extensions.get("postdeploy_sent_at") or throttle.now_utc()
+        why = throttle.standard(resp) or (
+            throttle.declared(resp, self.cfg.throttle, sent_at, self.count_log) if self.cfg.throttle else None
+        )
+        if why is None:
+            return
+        url = self.url(path)
+        resp.extensions["postdeploy_throttled"] = why
+        with self._count_lock:
+            self.throttled.append(
+                throttle.Event(f"{method} {url} answered {resp.status_code}", f"{method} {path}: {why}")
+            )
 
     def _send(self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Response:
         url = self.url(path)
+        self.pacer.wait()
         with self._count_lock:
             self.requests_sent += 1
+        hung_before = self.hung
+        extra: dict[str, Any] = {}
+        if hung_before and "timeout" not in kwargs:
+            extra["timeout"] = httpx.Timeout(
+                connect=self.cfg.connect_timeout,
+                read=min(self.cfg.read_timeout, self.cfg.hung_read_timeout),
+                write=self.cfg.read_timeout,
+                pool=self.cfg.connect_timeout,
+            )
+        sent_at = throttle.now_utc()
+        early: threading.Timer | None = None
+        if self.dependency_probe is not None and self._probe_thread is None:
+            # A call still waiting after hung_read_timeout starts the database probe, so that
+            # its answer is in by the time the call times out.
+            early = threading.Timer(min(self.cfg.hung_read_timeout, self.cfg.read_timeout / 2), self._start_probe)
+            early.daemon = True
+            early.start()
         try:
-            return self._client.request(method, path, headers=headers, **kwargs)
+            resp = self._client.request(method, path, headers=headers, **kwargs, **extra)
         except httpx.TimeoutException as exc:
-            kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
-            limit = self.cfg.connect_timeout if "connect" in kind else self.cfg.read_timeout
-            raise TargetTimeout(
-                f"{method} {url}: no answer within {limit:g}s ({kind}): the service hangs", target=url
-            ) from None
+            raise self._timeout(method, url, exc, hung_before) from None
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            resp = self._after_reset(method, path, headers, kwargs, exc)
         except httpx.TransportError as exc:
             raise TargetUnreachable(
                 f"{method} {url}: cannot connect: {redact(str(exc)) or type(exc).__name__}", target=url
             ) from None
+        finally:
+            if early is not None:
+                early.cancel()
+        resp.extensions["postdeploy_sent_at"] = sent_at
+        return resp
+
+    def _timeout(self, method: str, url: str, exc: httpx.TimeoutException, hung_before: str) -> TargetTimeout:
+        """Say which call hung, how long it was waited on, and (once asked) which dependency hangs."""
+        kind = type(exc).__name__.replace("Timeout", " timeout").lower().strip()
+        if "connect" in kind:
+            return TargetTimeout(
+                f"{method} {url}: no answer within {self.cfg.connect_timeout:g}s ({kind}): the service hangs",
+                target=url,
+            )
+        if hung_before:
+            limit = min(self.cfg.read_timeout, self.cfg.hung_read_timeout)
+            how = (
+                f"{kind}; not waited on for the full {self.cfg.read_timeout:g}s: {hung_before} already hung in this run"
+            )
+        else:
+            limit = self.cfg.read_timeout
+            how = kind
+            self.hung = f"{method} {url}"
+        cause = self.diagnosis() or "the service hangs"
+        return TargetTimeout(f"{method} {url}: no answer within {limit:g}s ({how}): {cause}", target=url)
+
+    def _after_reset(
+        self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any], exc: httpx.TransportError
+    ) -> httpx.Response:
+        """The server dropped the connection mid-request (a reset kept-alive connection): retry a
+        request without side effects once, on a fresh connection, and say so."""
+        url = self.url(path)
+        what = f"the server reset the connection ({type(exc).__name__}: {redact(str(exc)) or 'no detail'})"
+        if method not in READ_METHODS and path != self.cfg.login_path:
+            raise TargetUnreachable(
+                f"{method} {url}: {what}; not retried: the request may change the target", target=url
+            )
+        self.pacer.wait()
+        with self._count_lock:
+            self.requests_sent += 1
+        try:
+            with httpx.Client(**self._client_args) as fresh:
+                resp = fresh.request(method, path, headers=headers, **kwargs)
+                resp.read()
+        except httpx.TimeoutException as again:
+            raise self._timeout(method, url, again, self.hung) from None
+        except httpx.TransportError as again:
+            raise TargetUnreachable(
+                f"{method} {url}: {what}, and again on a fresh connection: {redact(str(again)) or type(again).__name__}",
+                target=url,
+            ) from None
+        with self._count_lock:
+            self.retries.append(f"{method} {path}: {what} on a kept-alive connection; retried once on a fresh one")
+        return resp
 
     def get(self, path: str, *, token: bool = False, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, token=token, **kwargs)
@@ -156,7 +293,13 @@ class ApiClient:
         elapsed = time.monotonic() - started
         where = f"POST {self.url(self.cfg.login_path)}"
         if resp.status_code != 200:
-            return Login(False, resp.status_code, elapsed, f"{where} answered {resp.status_code}: {error_text(resp)}")
+            return Login(
+                False,
+                resp.status_code,
+                elapsed,
+                f"{where} answered {resp.status_code}: {error_text(resp)}",
+                throttled=str(resp.extensions.get("postdeploy_throttled") or ""),
+            )
         try:
             body = json_body(resp)
         except BadResponse as exc:

@@ -44,6 +44,47 @@ class User:
 
 
 @dataclass(frozen=True)
+class ThrottleSignal:
+    """How the service's rate limiter answers when it does not say 429 (or 503 + Retry-After).
+
+    A response is throttled when its status is `status`, its body matches `body` (a regular
+    expression; "" = any body) and, when `log` is set, the log ([logs]) has a line matching
+    `log` written since the request was sent: a generic 500 is only read as throttling when
+    the limiter's own log line is there to say so.
+    """
+
+    status: int
+    body: str = ""
+    log: str = ""
+
+    def __post_init__(self) -> None:
+        if not 100 <= self.status <= 599:
+            raise ValueError(f"throttle status must be an HTTP status (100-599), got {self.status}")
+        for name in ("body", "log"):
+            try:
+                re.compile(getattr(self, name))
+            except re.error as exc:
+                raise ValueError(
+                    f"throttle {name} {getattr(self, name)!r} is not a valid regular expression: {exc}"
+                ) from None
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_RATE_SECONDS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
+_RATE_SECONDS.update({"h": 3600.0, "hour": 3600.0})
+
+
+def parse_rate(text: str) -> tuple[int, float] | None:
+    """Parse "60/min" into (60, 60.0); "" is no limit (None); anything else raises ValueError."""
+    if not text.strip():
+        return None
+    m = _RATE.match(text)
+    if not m or int(m[1]) < 1:
+        raise ValueError(f'rate_limit {text!r} is not "N/s", "N/min" or "N/hour" with N >= 1')
+    return int(m[1]), _RATE_SECONDS[m[2]]
+
+
+@dataclass(frozen=True)
 class Api:
     base_url: str
     headers: dict[str, str] = field(default_factory=dict)
@@ -73,6 +114,17 @@ class Api:
         }
     )
     write_delete_path: str = "/api/v1/projects/{id}"
+    # The most API requests the suite sends, e.g. "60/min" ("" = no pacing). Under xdist
+    # every worker paces at its share of it.
+    rate_limit: str = ""
+    # Signals of a rate limiter beyond 429 and 503 + Retry-After ([[api.throttle]] tables).
+    throttle: list[ThrottleSignal] = field(default_factory=list)
+    # Once a call to the API hung (read timeout) in this run, later calls wait this long at
+    # most instead of read_timeout: a hung dependency costs one full timeout per run.
+    hung_read_timeout: Duration = Duration(2.0)
+
+    def __post_init__(self) -> None:
+        parse_rate(self.rate_limit)
 
 
 @dataclass(frozen=True)

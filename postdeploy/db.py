@@ -35,3 +35,43 @@ def connect(cfg: Database) -> psycopg.Connection:
         raise TargetUnreachable(f"database {where}: {text}", target=where) from None
     conn.read_only = True
     return conn
+
+
+PROBE_LIMIT = 5.0
+
+
+def probe(cfg: Database, limit: float = PROBE_LIMIT) -> str:
+    """Ask the database directly whether it answers, bounded by `limit` s for connect and statement.
+
+    Called when an API call hung: says whether the database is the likely cause.
+    """
+    import dataclasses
+    import time
+
+    bound = min(cfg.connect_timeout, limit)
+    bounded = dataclasses.replace(
+        cfg,
+        connect_timeout=bound,
+        statement_timeout=min(cfg.statement_timeout, limit),
+        application_name="postdeploy-probe",
+    )
+    where = redact(cfg.dsn)
+    started = time.monotonic()
+    try:
+        conn = connect(bounded)
+    except TargetTimeout:
+        took = time.monotonic() - started
+        return f"the database does not answer within {max(bound, 1):g} s: the likely cause (connect timed out after {took:.1f} s; {where})"
+    except TargetUnreachable as exc:
+        return f"the database cannot be reached ({exc}): the likely cause"
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    except psycopg.errors.QueryCanceled:
+        return f"the database does not answer within {bounded.statement_timeout:g} s: the likely cause (SELECT 1 timed out; {where})"
+    except psycopg.Error as exc:
+        return f"the database answers with an error ({redact(str(exc).strip().splitlines()[0])}): the likely cause"
+    finally:
+        conn.close()
+    took = (time.monotonic() - started) * 1000
+    return f"the database answers (connect + SELECT 1 in {took:.0f} ms): the service itself hangs, not its database"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from postdeploy import gates, markers, reporting
+from postdeploy import gates, markers, reporting, throttle
 from postdeploy import runtime as runtime_mod
 from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
@@ -49,13 +49,33 @@ def target(pytestconfig: pytest.Config) -> Environment:
     return env
 
 
+def equip(client: ApiClient, env: Environment) -> ApiClient:
+    """Give the API client what it needs to recognise a limiter and name a hung dependency."""
+    if env.logs is not None and any(sig.log for sig in env.api.throttle):
+        source = LogSource(env.logs)
+
+        def count_log(pattern: Any, since: datetime) -> int | None:
+            try:
+                return sum(1 for ln in source.read(since) if pattern.search(ln.raw))
+            except TargetError:
+                return None
+
+        client.count_log = count_log
+    database = env.database
+    if database is not None:
+        from postdeploy.db import probe
+
+        client.dependency_probe = lambda: probe(database)
+    return client
+
+
 @pytest.fixture(scope="session")
 def api(pytestconfig: pytest.Config, target: Environment) -> Iterator[ApiClient]:
     """The API client; under xdist it reuses the controller's one login."""
     state = _state(pytestconfig)
     # Writes stay refused here; the `check` fixture lifts that for the duration of a
     # check marked `writes`, and only when the run has --allow-writes.
-    client = ApiClient(target.api, allow_writes=False)
+    client = equip(ApiClient(target.api, allow_writes=False), target)
     wire = getattr(pytestconfig, "workerinput", {}).get("postdeploy_login")
     if wire:
         client.adopt_login(Login.from_wire(json.loads(wire)))
@@ -168,9 +188,26 @@ class Check:
         self.item = item
         self.state = state
         self.result: Result | None = None
+        # Throttle evidence from before this check is not this check's.
+        self.throttle_mark = len(state.api.throttled) if state.api is not None else 0
+
+    def _throttled(self, result: Result) -> Result:
+        """A failure that is what a rate limiter made of the check says so, at major severity at most."""
+        api = self.state.api
+        if result.outcome not in ("failed", "inconclusive") or api is None:
+            return result
+        events = api.throttle_events(self.throttle_mark)
+        if not events or not throttle.caused(result, events):
+            return result
+        result = throttle.reframe(result, events, api.pacer.last_minute(), api.pacer.describe())
+        meta = markers.check_meta(self.item) or {}
+        if meta.get("severity") != "critical":
+            result.severity = None  # a major or minor check keeps its own severity
+        return result
 
     def judge(self, result: Result) -> None:
         __tracebackhide__ = True
+        result = self._throttled(result)
         self.result = result
         meta = markers.check_meta(self.item)
         check_id = str(meta["id"]) if meta else ""
@@ -189,6 +226,8 @@ class Check:
         }
         if result.severity:
             entry["severity"] = result.severity
+        if result.kind:
+            entry["kind"] = result.kind
         if result.data is not None:
             entry["data"] = json.loads(redact(json.dumps(result.data, default=str)))
         self.item.user_properties.append((PROPERTY, json.dumps(entry, default=str)))

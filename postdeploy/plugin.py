@@ -25,6 +25,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     check,
     db,
     deployment,
+    equip,
     history,
     login,
     logs,
@@ -281,7 +282,7 @@ def pytest_configure_node(node: Any) -> None:
     if state.login_wire is None:
         from postdeploy.apiclient import ApiClient
 
-        client = ApiClient(state.env.api)
+        client = equip(ApiClient(state.env.api), state.env)
         try:
             state.login_wire = json.dumps(client.login().to_wire())
         finally:

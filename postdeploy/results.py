@@ -23,6 +23,8 @@ class Result:
     severity: str | None = None
     # Structured data a later run reads back from record.json (a pre-deployment baseline).
     data: dict[str, Any] | None = None
+    # What kind of failure this is when it is not the release's fault ("throttled").
+    kind: str = ""
 
     @property
     def ok(self) -> bool:

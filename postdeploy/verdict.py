@@ -12,6 +12,8 @@
   selected, interrupted before the first check): no verdict to act on (plugin.py sets it);
 - success: nothing of the above. Minor checks are recorded and never decide.
 A check that had to retry (the target rate-limited it) makes the run "issues" at least.
+A check that failed only because the service's rate limiter refused it (kind "throttled")
+is at most major: throttling alone never means rollback.
 Skipped checks that merely do not apply decide nothing; they are listed with their reason
 so nobody mistakes "not run" for "passed".
 
@@ -58,7 +60,10 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
                 (first if cid in roots else reasons).append(f"critical check {cid} {outcome}{summary}")
             elif sev == "major":
                 verdict = _worse(verdict, "issues")
-                (first if cid in roots else reasons).append(f"major check {cid} {outcome}{summary}")
+                why = summary
+                if c.get("kind") == "throttled" and "throttled" not in why:
+                    why = f": throttled by the service's rate limiter{summary}"
+                (first if cid in roots else reasons).append(f"major check {cid} {outcome}{why}")
         elif outcome == "blocked":
             if sev != "minor":
                 verdict = _worse(verdict, "issues")
@@ -75,7 +80,7 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
             later.append(f"attestation pending: {cid}")
         if c.get("retries"):
             verdict = _worse(verdict, "issues")
-            later.append(f"check {cid} was rate limited and retried: {'; '.join(c['retries'])}")
+            later.append(f"check {cid} was retried (rate limited or a reset connection): {'; '.join(c['retries'])}")
     for root, ids in blocked.items():
         later.append(f"{len(ids)} check(s) blocked by {root}: {', '.join(ids)}")
     return verdict, first + reasons + later

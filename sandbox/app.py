@@ -14,6 +14,8 @@ import logging
 import os
 import random
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -35,6 +37,7 @@ from sandbox.dbpool import ConnectionPool
 from sandbox.faults import FaultFlags
 from sandbox.jobs import BackgroundJobs
 from sandbox.leaks import Leaks
+from sandbox.limiter import EXEMPT, FixedWindow, throttled_answer
 from sandbox.listeners import Listeners
 from sandbox.observability import ObservabilityFaults
 from sandbox.router import Redirect, resolve
@@ -70,6 +73,10 @@ class AppHandler(BaseHTTPRequestHandler):
     https_port: int
     # Whether the client's side of this request is HTTPS (directly or through a proxy).
     secure_request = False
+    # The rate limiter of the throttled_* faults (one for every connection) and, per
+    # connection, whether its next request is reset (set after a throttled answer).
+    limiter = FixedWindow()
+    reset_next = False
 
     # Every method goes through the same path, so the contract's 405s come from routing.
     def do_GET(self) -> None:
@@ -145,6 +152,8 @@ class AppHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(error_response(413, "HTTP_413", "Request body too large or invalid", path), request_id, client)
             return
+        if self._throttled(path, request_id, client):
+            return
         if path == "/metrics":
             metrics = Response(200, generate_latest(), content_type=CONTENT_TYPE_LATEST)
             self._send(metrics, request_id, client)
@@ -170,6 +179,39 @@ class AppHandler(BaseHTTPRequestHandler):
                 response = with_debug_trace(response)
             response.headers.update(cors_headers(self.headers.get("Origin"), wildcard))
         self._send(response, request_id, client)
+
+    def _throttled(self, path: str, request_id: str, client: str) -> bool:
+        """The throttled_* faults: the limiter in front of the metrics middleware."""
+        faults = self.ctx.faults
+        kind = next((k for k in ("throttled_500", "throttled_429") if faults.active(k)), None)
+        if kind is None:
+            self.reset_next = False
+            return False
+        if self.reset_next:
+            # A kept-alive connection after a burst: reset (RST), no answer.
+            self.reset_next = False
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            fd = self.connection.detach()
+            os.close(fd)
+            return True
+        redirected = not self.secure_request and not faults.active("redirect_missing") and path != "/metrics"
+        if path.rstrip("/") in EXEMPT or redirected or self.limiter.allow():
+            return False
+        if kind == "throttled_500":
+            # The limiter's HTTPException(429) reaches the generic handler: logged, answered 500.
+            self.ctx.log.error(
+                "HTTPException: 429: Rate limit exceeded",
+                extra={"error_type": "HTTPException", "path": path, "method": self.command, "request_id": request_id},
+            )
+            write_stdout(
+                "ERROR:    Exception in ASGI application\nTraceback (most recent call last):\n"
+                '  File "slowapi/extension.py", line 386, in _check_request_limit\n'
+                "fastapi.exceptions.HTTPException: 429: Rate limit exceeded"
+            )
+        self._send(throttled_answer(kind, path), request_id, client)
+        self.reset_next = not self.close_connection
+        return True
 
     def _observed(self, request: Request) -> Response:
         """The service's metrics middleware around the route."""

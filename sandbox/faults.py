@@ -101,6 +101,15 @@ FAULTS.update(
     }
 )
 APP_FAULTS = APP_FAULTS | {"cpu_burn", "endpoint_5xx", "latency_regression", "no_registrations"}
+# Rate limiters (issue 12): production's answers 500 and logs the 429; the other says 429.
+FAULTS.update(
+    {
+        "throttled_500": "a rate limiter (5 requests / 10 s, /metrics counted, /health and /ping exempt) answers 500"
+        " INTERNAL_ERROR, logs 'HTTPException: 429: Rate limit exceeded', resets the next request on the connection",
+        "throttled_429": "the same rate limiter answers 429 with Retry-After: 1",
+    }
+)
+APP_FAULTS = APP_FAULTS | {"throttled_500", "throttled_429"}
 
 # Faults that take effect by starting a different app process.
 REDEPLOY_FAULTS = frozenset({"old_version", "startup_error"})

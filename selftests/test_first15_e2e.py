@@ -6,6 +6,7 @@ and reads the record: the checks the fault concerns must fail, saying what they 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,11 @@ EXPECT: dict[str, tuple[dict[str, str], str]] = {
     "app_down": ({"deploy.running": "not running"}, "rollback"),
     "db_down": ({"health": "unhealthy", "readiness": "not ready", "auth.login": "login failed"}, "rollback"),
     # A frozen database: health hangs on its pooled connection; readiness may time out on connect instead.
-    "db_frozen": ({"health": "no answer within", "readiness": "no answer within|not ready: database"}, "rollback"),
+    # Issue 12: the suite asks the database itself and names it as the likely cause.
+    "db_frozen": (
+        {"health": "the database does not answer within", "readiness": "no answer within|not ready: database"},
+        "rollback",
+    ),
     "migrations_missing": ({"health": "migrations"}, "rollback"),
     "table_missing": ({"readiness": "wallet_registry"}, "rollback"),
     "old_version": ({"deploy.version": "1.4.1"}, "rollback"),
@@ -113,8 +118,12 @@ LATER |= {"cpu_burn", "endpoint_5xx", "latency_regression", "no_registrations"}
 LATER |= {"slack_down"}
 
 
+# Rate limiters (issue 12): tested by test_throttling_is_not_an_outage below.
+THROTTLED = {"throttled_500", "throttled_429"}
+
+
 def test_every_sandbox_fault_has_an_expectation():
-    tested = set(EXPECT) | set(SECURITY_EXPECT)
+    tested = set(EXPECT) | set(SECURITY_EXPECT) | THROTTLED
     assert tested | LATER == set(FAULTS), "a sandbox fault without a self-test, or a self-test without a fault"
     assert not tested & LATER
 
@@ -206,3 +215,49 @@ def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
     # Never a hang: the documented bound is the read timeout (3 s in local.toml) x the API
     # calls of a run (12 at most) + the wait.ready bound (10 x 0.5 s) + 10 s of start-up.
     assert run.seconds < 3 * 12 + 5 + 10, f"{fault}: the run took {run.seconds:.1f}s"
+
+
+def test_db_frozen_waits_one_read_timeout_and_names_the_database(box: Sandbox, tmp_path: Path):
+    """Issue 12: one full read timeout per run; every later hung call says it was not waited on."""
+    proc = box.cli("fault", "db_frozen")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    try:
+        run = box.run_suite(tmp_path)
+    finally:
+        healed = box.cli("heal", timeout=120)
+        assert healed.returncode == 0, healed.stdout + healed.stderr
+    hung = [c for c in run.record["checks"] if "no answer within" in c.get("summary", "")]
+    assert hung, run.outcomes()
+    full = [c["id"] for c in hung if "no answer within 3s (read timeout)" in c["summary"]]
+    assert len(full) == 1, [c["summary"] for c in hung]
+    assert all("the database does not answer within 2 s: the likely cause" in c["summary"] for c in hung)
+    assert all("already hung in this run" in c["summary"] for c in hung if c["id"] not in full)
+    assert run.record["verdict"] == "rollback"
+
+
+@pytest.mark.parametrize("fault", sorted(THROTTLED))
+def test_throttling_is_not_an_outage(box: Sandbox, tmp_path: Path, fault: str):
+    """A limiter that refuses nearly every request (the generic 500 of production, or a 429):
+    the checks it refused say so, and the verdict is issues, never rollback."""
+    proc = box.cli("fault", fault)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    try:
+        run = box.run_suite(tmp_path)
+    finally:
+        healed = box.cli("heal", timeout=120)
+        assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert run.record["verdict"] == "issues", run.record["verdict_reasons"]
+    throttled = [c for c in run.record["checks"] if c.get("kind") == "throttled"]
+    assert throttled, run.outcomes()
+    for c in throttled:
+        assert c["summary"].startswith("throttled by the service's rate limiter"), c["summary"]
+        assert c["evidence"]["throttled"] and c["severity"] in ("major", "minor"), c
+    assert any("rate limiter" in r for r in run.record["verdict_reasons"])
+    if fault == "throttled_500":
+        # The generic 500 is told apart from a broken release by the limiter's log line.
+        assert "HTTPException: 429" in json.dumps([c["evidence"]["throttled"] for c in throttled])
+        clean = run.check("logs.clean")
+        assert clean["outcome"] == "passed", clean["summary"]
+        assert "rate limiter not counted" in clean["summary"]
+    assert "Traceback" not in run.output
+    assert "cannot connect" not in json.dumps(run.record["checks"])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from postdeploy.checks.advice import advice
 from postdeploy.errors import TargetError
-from postdeploy.logs import LogSource
+from postdeploy.logs import LogLine, LogSource
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, passed
 
@@ -42,25 +43,61 @@ def startup(source: LogSource, deployed_at: datetime | None, expected: tuple[str
     return passed(f"all {len(expected)} startup lines present", evidence=evidence)
 
 
-def clean(source: LogSource, deployed_at: datetime | None) -> Result:
-    """No line at ERROR or CRITICAL level since the deploy (JSON or plain-text logs)."""
+def limiter_lines(lines: list[LogLine], patterns: list[str]) -> set[int]:
+    """Indexes of the ERROR/CRITICAL lines a rate limiter wrote: the line, or the traceback
+    lines under it (lines without a level), matches a declared throttle log pattern."""
+    if not patterns:
+        return set()
+    compiled = [re.compile(p) for p in patterns]
+    found: set[int] = set()
+    for i, ln in enumerate(lines):
+        if ln.level not in BAD_LEVELS:
+            continue
+        block = [ln]
+        for nxt in lines[i + 1 : i + 40]:
+            if nxt.level is not None:
+                break
+            block.append(nxt)
+        if any(p.search(b.raw) for p in compiled for b in block):
+            found.add(i)
+    return found
+
+
+def clean(source: LogSource, deployed_at: datetime | None, limiter: list[str] | None = None) -> Result:
+    """No line at ERROR or CRITICAL level since the deploy (JSON or plain-text logs).
+
+    Lines of the service's own rate limiter (`limiter`: the log patterns of [[api.throttle]])
+    are not errors of the release: they are counted apart and said, never hidden.
+    """
     evidence = {"source": source.describe(), "window": _since_text(deployed_at)}
     try:
         lines = source.read(deployed_at)
     except TargetError as exc:
         return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.clean"))
-    bad = [ln for ln in lines if ln.level in BAD_LEVELS]
+    throttled = limiter_lines(lines, list(limiter or []))
+    bad = [ln for i, ln in enumerate(lines) if ln.level in BAD_LEVELS and i not in throttled]
     evidence["lines read"] = str(len(lines))
+    note = ""
+    if throttled:
+        first = lines[min(throttled)]
+        note = (
+            f"; {len(throttled)} line(s) of the service's rate limiter not counted (throttled: "
+            f"{' | '.join(limiter or [])!r}, [[api.throttle]] log)"
+        )
+        evidence["rate limiter lines"] = (
+            f"{len(throttled)} ERROR line(s) matching the declared throttle log pattern, not counted as errors:"
+            f" the service was throttling requests; first: {redact(repr(first))}"
+        )
     if not lines:
         evidence["note"] = "no line since the deploy: is this the right log source?"
     if bad:
         for i, ln in enumerate(bad[:SHOWN], 1):
             evidence[f"line {i}"] = redact(repr(ln))
         return failed(
-            f"{len(bad)} ERROR/CRITICAL line(s) {_since_text(deployed_at)}; first: {redact(bad[0].message[:160])}",
+            f"{len(bad)} ERROR/CRITICAL line(s) {_since_text(deployed_at)}; first: {redact(bad[0].message[:160])}{note}",
             value=len(bad),
             threshold=0,
             evidence=evidence,
             advice=advice("logs.clean"),
         )
-    return passed(f"no ERROR/CRITICAL line among {len(lines)} lines", value=0, threshold=0, evidence=evidence)
+    return passed(f"no ERROR/CRITICAL line among {len(lines)} lines{note}", value=0, threshold=0, evidence=evidence)
