@@ -93,7 +93,8 @@ REPLICA = "history-replica:8000"
 
 HISTORY_FAULTS = {
     "traffic_drop": "requests fall to zero for the last hour before the sandbox started",
-    "error_burst": "20 % of requests fail (half 500s, half unhandled OperationalError) in the last 15 minutes",
+    "error_burst": "GET /api/v1/projects fails for the last 15 minutes (half 500s, half unhandled "
+    "OperationalError): 15 % of all requests",
     "latency_regression": "+100 ms on every request since the deploy (the last 2 hours)",
     "memory_leak": "a replica's resident memory grows 400 MB/h over the last hour",
     "connection_leak": "a replica's pool grows from 5 to 23 connections over the last hour",
@@ -195,9 +196,10 @@ class Shape:
         self._cache[t] = value
         return value
 
-    def within(self, t: float, seconds: float) -> float:
-        """How many of the last `seconds` before `end` lie before t (0 before the span starts)."""
-        return min(max(t - (self.end - seconds), 0.0), seconds)
+    def served_in(self, t: float, seconds: float) -> float:
+        """Requests (as a multiple of the mean rate) served from `end - seconds` to t; 0 before."""
+        since = self.end - seconds
+        return max(0.0, self.served(t) - self.served(since)) if t > since else 0.0
 
 
 def _series(name: str, labels: str, points: Iterator[tuple[float, float]], fmt: str = ".3f") -> Iterator[str]:
@@ -214,6 +216,7 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
     weights = {path: w for path, _, w in traffic.REQUESTS}
     total_w = sum(weights.get(p, 0.0) for p in ENDPOINTS)
     share = {path: weights.get(path, 0.0) / total_w for path in ENDPOINTS}
+    # The faults on requests are shares of the requests served (none while traffic_drop holds).
     errors = "error_burst" in spec.faults
     burst = 900.0  # the error burst: the last 15 minutes
     yield "# TYPE http_requests counter"
@@ -227,18 +230,18 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
             yield from _series(
                 "http_requests_total",
                 lab,
-                ((t, rate * shape.served(t) - rate * shape.within(t, burst)) for t in times),
+                ((t, rate * (shape.served(t) - shape.served_in(t, burst))) for t in times),
             )
         else:
             yield from _series("http_requests_total", lab, ((t, rate * shape.served(t)) for t in times))
     if errors:
-        # 10 % of all requests, on /api/v1/projects: half a handled 500, half unhandled.
-        lost = 0.1 * REQUEST_RATE
+        # Every request to /api/v1/projects (15 % of all): half a handled 500, half unhandled.
+        lost = REQUEST_RATE * share["/api/v1/projects"] / 2
         lab = _labels(**own, method="GET", endpoint="/api/v1/projects", status="500")
-        yield from _series("http_requests_total", lab, ((t, lost * shape.within(t, burst)) for t in times))
+        yield from _series("http_requests_total", lab, ((t, lost * shape.served_in(t, burst)) for t in times))
         yield "# TYPE errors counter"
         lab = _labels(**own, error_type="OperationalError", endpoint="/api/v1/projects")
-        yield from _series("errors_total", lab, ((t, lost * shape.within(t, burst)) for t in times))
+        yield from _series("errors_total", lab, ((t, lost * shape.served_in(t, burst)) for t in times))
     # One histogram for all requests, on ping's labels (as the live app has them): the checks
     # read the overall quantiles; one per endpoint would multiply the samples.
     slow = "latency_regression" in spec.faults
@@ -253,7 +256,7 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
             if not slow:
                 return total * cumulative
             # +100 ms: every request of the regression lands in the 0.25 bucket or above.
-            moved = REQUEST_RATE * shape.within(t, regression)
+            moved = REQUEST_RATE * shape.served_in(t, regression)
             bound = math.inf if le == "+Inf" else float(le)
             return (total - moved) * cumulative + (moved if bound >= 0.25 else 0.0)
 
@@ -264,7 +267,7 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
     yield from _series(
         "http_request_duration_seconds_sum",
         lab,
-        ((t, REQUEST_RATE * (MEAN_LATENCY * shape.served(t) + extra * shape.within(t, regression))) for t in times),
+        ((t, REQUEST_RATE * (MEAN_LATENCY * shape.served(t) + extra * shape.served_in(t, regression))) for t in times),
         ".4f",
     )
     lab = _labels(**own)
