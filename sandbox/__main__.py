@@ -80,6 +80,12 @@ def cmd_up(
         _print_status(st, status)
         if status["ready"]:
             print("sandbox was already up")
+            if history and (
+                st.get("history_seconds") != round(history) or st.get("history_faults") != list(history_faults)
+            ):
+                # The history is written only before Prometheus first starts.
+                print("its history was not changed: run `python -m sandbox down` first, then `up --history ...`")
+                return EXIT_FAIL
             return EXIT_OK
         print("sandbox is up but not healthy: run `python -m sandbox heal` (or `down`)")
         return EXIT_FAIL

@@ -67,7 +67,8 @@ class PrometheusServer:
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.dir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=30d",
+                # Longer than the longest --history (30d): retention counts back from the newest block.
+                "--storage.tsdb.retention.time=60d",
                 # Lets a test reload after adding history blocks to the TSDB.
                 "--web.enable-lifecycle",
                 # A reload re-discovers Alertmanager (~5 s): alerts evaluated meanwhile are
