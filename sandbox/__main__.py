@@ -16,6 +16,7 @@ import httpx
 from sandbox import state
 from sandbox.cleanup import clean_stale, read_runtime
 from sandbox.faults import FAULTS
+from sandbox.history import HISTORY_FAULTS, parse_span
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_DOWN = 0, 1, 2, 3
 UP_TIMEOUT = 60.0
@@ -69,7 +70,9 @@ def _print_status(st: dict[str, Any], status: dict[str, Any]) -> None:
     print(f"  logs        {st['log_file']}")
 
 
-def cmd_up(paths: state.Paths, alertmanager: bool = True) -> int:
+def cmd_up(
+    paths: state.Paths, alertmanager: bool = True, history: float | None = None, history_faults: tuple[str, ...] = ()
+) -> int:
     started = time.monotonic()
     live = _live_status(paths)
     if live:
@@ -77,6 +80,12 @@ def cmd_up(paths: state.Paths, alertmanager: bool = True) -> int:
         _print_status(st, status)
         if status["ready"]:
             print("sandbox was already up")
+            if history and (
+                st.get("history_seconds") != round(history) or st.get("history_faults") != list(history_faults)
+            ):
+                # The history is written only before Prometheus first starts.
+                print("its history was not changed: run `python -m sandbox down` first, then `up --history ...`")
+                return EXIT_FAIL
             return EXIT_OK
         print("sandbox is up but not healthy: run `python -m sandbox heal` (or `down`)")
         return EXIT_FAIL
@@ -87,7 +96,9 @@ def cmd_up(paths: state.Paths, alertmanager: bool = True) -> int:
     with open(paths.supervisor_log, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox.supervisor", "--state-dir", str(paths.root), "--ready-fd", str(write_fd)]
-            + ([] if alertmanager else ["--no-alertmanager"]),
+            + ([] if alertmanager else ["--no-alertmanager"])
+            + ([f"--history={history:.0f}"] if history else [])
+            + [f"--history-fault={name}" for name in history_faults],
             cwd=state.REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -233,6 +244,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run without Alertmanager: Prometheus alone holds the firing alerts (state.json alerts_source)",
     )
+    up.add_argument(
+        "--history",
+        metavar="SPAN",
+        help="backfill SPAN (e.g. 8d) of the service's series into Prometheus before it starts, on the live "
+        "series' labels: production-length windows and offset 1d/1w baselines find data (environments/local-prod.toml)",
+    )
+    up.add_argument(
+        "--history-fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="write a fault into the history (repeatable): "
+        + "; ".join(f"{k}: {v}" for k, v in HISTORY_FAULTS.items()),
+    )
     sub.add_parser("down", help="stop everything and remove the runtime data")
     sub.add_parser("status", help="show components, URLs and faults (exit 3 when down)")
     fault = sub.add_parser("fault", help="switch a fault on")
@@ -241,7 +266,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = state.default_paths()
     if args.command == "up":
-        return cmd_up(paths, alertmanager=not args.no_alertmanager)
+        if args.history_fault and not args.history:
+            print("--history-fault needs --history (e.g. --history 8d)")
+            return EXIT_USAGE
+        unknown = [n for n in args.history_fault if n not in HISTORY_FAULTS]
+        if unknown:
+            print(f"unknown history fault {unknown[0]!r}; valid: {', '.join(HISTORY_FAULTS)}")
+            return EXIT_USAGE
+        try:
+            span = parse_span(args.history) if args.history else None
+        except ValueError as exc:
+            print(exc)
+            return EXIT_USAGE
+        return cmd_up(paths, not args.no_alertmanager, span, tuple(args.history_fault))
     if args.command == "down":
         return cmd_down(paths)
     if args.command == "status":

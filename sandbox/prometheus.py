@@ -39,6 +39,9 @@ class PrometheusServer:
         # with the service's, and config text appended after the app's scrape job.
         self.extra_rule_files: list[Path] = []
         self.extra_config = ""
+        # `sandbox up --history 8d`: days of history joined to the live series (seconds, faults,
+        # the disk series' mountpoint); None keeps the synthetic yesterday only.
+        self.history: tuple[float, tuple[str, ...], Path] | None = None
 
     @property
     def url(self) -> str:
@@ -53,8 +56,9 @@ class PrometheusServer:
         self.app_port = app_port
         config = self._write_config(with_rules=True)
         if not (self.dir / "tsdb").exists():
-            # Yesterday's synthetic series, for `offset 1d`: only before the first start.
-            history.write_blocks(self.dir / "tsdb", state.PROMETHEUS_JOB, self.dir)
+            # Only before the first start: yesterday's synthetic series, for `offset 1d`, or
+            # with --history days of the service's series ending now, on the live labels.
+            history.write_blocks(self.dir / "tsdb", state.PROMETHEUS_JOB, self.dir, spec=self._history_spec(app_port))
         self.port = port
         log_start = self.log_file.tell()
         self.proc = daemon.launch(
@@ -63,7 +67,8 @@ class PrometheusServer:
                 f"--config.file={config}",
                 f"--storage.tsdb.path={self.dir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=30d",
+                # Longer than the longest --history (30d): retention counts back from the newest block.
+                "--storage.tsdb.retention.time=60d",
                 # Lets a test reload after adding history blocks to the TSDB.
                 "--web.enable-lifecycle",
                 # A reload re-discovers Alertmanager (~5 s): alerts evaluated meanwhile are
@@ -73,6 +78,21 @@ class PrometheusServer:
             self.log_file,
         )
         daemon.wait_ready("prometheus", self.proc, self.log_file, log_start, port, self.url, timeout)
+
+    def _history_spec(self, app_port: int) -> history.Spec | None:
+        if self.history is None:
+            return None
+        seconds, faults, mountpoint = self.history
+        from sandbox.observability import snapshot  # the disk figures the app will report
+
+        return history.Spec(
+            seconds=seconds,
+            # The live scrape's instance label: history and live app are one series.
+            instance=f"127.0.0.1:{app_port}",
+            mountpoint=str(mountpoint),
+            disk=snapshot(mountpoint),
+            faults=faults,
+        )
 
     def _write_config(self, with_rules: bool) -> Path:
         config = self.dir / "prometheus.yml"

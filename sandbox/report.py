@@ -42,6 +42,10 @@ def state_document(sup: Supervisor) -> dict[str, Any]:
         "deployed_at": state.utc_iso(sup.app.spawn_time),
         "faults": list(sup.faults),
         "started_at": sup.started_at,
+        # `up --history`: the backfilled span (seconds; 0 = only the synthetic yesterday) and
+        # the history faults written into it.
+        "history_seconds": round(sup.history[0]) if sup.history else 0,
+        "history_faults": list(sup.history[1]) if sup.history else [],
         **backups.state_keys(sup.paths, sup.pg),
     }
 

@@ -40,8 +40,14 @@ log = logging.getLogger("sandbox.supervisor")
 class Supervisor:
     """Starts the sandbox, applies and heals faults, and shuts everything down."""
 
-    def __init__(self, paths: state.Paths, alertmanager: bool = True) -> None:
+    def __init__(
+        self,
+        paths: state.Paths,
+        alertmanager: bool = True,
+        history: tuple[float, tuple[str, ...]] | None = None,
+    ) -> None:
         self.paths = paths
+        self.history = history
         self.runtime_dir: Path | None = None
         self.started_at = state.utc_iso()
         self.faults: list[str] = []
@@ -120,6 +126,10 @@ class Supervisor:
         # app's plain HTTP port, as production's Prometheus does.
         self.prom = PrometheusServer(self.runtime_dir, self._logs[1])
         self.prom.extra_config = self.services.prometheus_extra()
+        if self.history is not None:
+            seconds, faults = self.history
+            self.prom.history = (seconds, faults, self.paths.root)
+            log.info("backfilling %.0f h of history (faults: %s)", seconds / 3600, ", ".join(faults) or "none")
         self._start_with_ports(lambda port: self.prom.start(port, self.app.http_port), used)
         self._record_runtime()
         self.pg = PostgresCluster(self.runtime_dir, self._logs[0])
@@ -356,11 +366,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--ready-fd", type=int, default=None)
     parser.add_argument("--no-alertmanager", action="store_true", help="run Prometheus without Alertmanager")
+    parser.add_argument("--history", type=float, default=None, help="seconds of history to backfill")
+    parser.add_argument("--history-fault", action="append", default=[], help="a fault written into the history")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; the traffic would drown the log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    supervisor = Supervisor(state.Paths(args.state_dir.resolve()), alertmanager=not args.no_alertmanager)
+    history = (args.history, tuple(args.history_fault)) if args.history else None
+    supervisor = Supervisor(
+        state.Paths(args.state_dir.resolve()), alertmanager=not args.no_alertmanager, history=history
+    )
 
     def report(message: str) -> None:
         if args.ready_fd is not None:

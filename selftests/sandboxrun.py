@@ -79,7 +79,9 @@ class Sandbox:
     def state(self) -> dict[str, Any]:
         return json.loads((self.folder / "state.json").read_text())
 
-    def run_suite(self, reports: Path, *args: str, marks: str = "first15", timeout: float = 180) -> Run:
+    def run_suite(
+        self, reports: Path, *args: str, marks: str = "first15", timeout: float = 180, env: str = "local"
+    ) -> Run:
         cmd = [
             sys.executable,
             "-m",
@@ -87,7 +89,7 @@ class Sandbox:
             "-m",
             marks,
             "--env",
-            "local",
+            env,
             # The = form: pytest picks its rootdir before plugin options are known, and would
             # take a separate existing path argument for a test path.
             f"--reports-dir={reports}",
@@ -98,12 +100,11 @@ class Sandbox:
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         seconds = time.monotonic() - started
-        latest = reports / "local" / "latest"
+        latest = reports / env / "latest"
         assert latest.is_symlink(), f"no latest run folder; output:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
         folder = latest.resolve()
         record = json.loads((folder / "record.json").read_text())
         return Run(proc.returncode, proc.stdout + proc.stderr, record, folder, seconds)
-
 
     def promql(self, query: str) -> float | None:
         """Return the first value of an instant query to the sandbox's Prometheus (None: empty)."""
@@ -206,7 +207,7 @@ ATTESTED = (
 PREVIOUS_RELEASE = ("1.4.1", "4d2e8a1b7c9f0e3d5a6b8c1f2e4d7a9b0c3e5f61")
 
 
-def seed_history(reports: Path, state: dict[str, Any], *, staging: bool = True) -> None:
+def seed_history(reports: Path, state: dict[str, Any], *, staging: bool = True, env: str = "local") -> None:
     """Write earlier records as the suite writes them: a successful run of the previous release
     (the rollback target) and, with `staging`, the staging verification of this one (the local
     environment stands in for its own staging)."""
@@ -214,10 +215,10 @@ def seed_history(reports: Path, state: dict[str, Any], *, staging: bool = True) 
     if staging:
         seeds.append(("20261126T190000Z-first15", state["expected_version"], state["expected_commit"]))
     for name, version, commit in seeds:
-        folder = reports / "local" / name
+        folder = reports / env / name
         folder.mkdir(parents=True, exist_ok=True)
         record = {
-            "env": "local",
+            "env": env,
             "phase": "first15",
             "version": version,
             "commit": commit,

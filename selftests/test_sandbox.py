@@ -66,7 +66,10 @@ STATE_KEYS |= {
     "smtp_host",
     "smtp_port",
     "smtp_user",
+    "alerts_source",
 }
+# `up --history`: the backfilled span and the history faults (sandbox/history.py).
+STATE_KEYS |= {"history_seconds", "history_faults"}
 
 
 @dataclass
