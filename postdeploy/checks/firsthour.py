@@ -38,24 +38,38 @@ def settled_window(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Window:
-    """The recent window; when it is short of `min_window` by at most `max_wait`, wait for it first."""
-    window = recent_window(deployed_at, clock(), longest, windows.warmup)
-    shortfall = min(windows.min_window, longest) - window.seconds
-    if 0 < shortfall <= windows.max_wait:
-        sleep(shortfall + 0.5)
-        window = recent_window(deployed_at, clock(), longest, windows.warmup)
-    return window
+    """The recent window; when it is short of `min_window` by at most `max_wait`, wait for it first.
+
+    The wait is measured from the deploy + warm-up, not from the window clamped at 0: a run
+    that starts inside the warm-up (right after a redeploy) waits out the rest of the warm-up
+    too, and the wait ends on the clock (a bounded poll), so it never comes up short.
+    """
+    now = clock()
+    window = recent_window(deployed_at, now, longest, windows.warmup)
+    if deployed_at is None:
+        return window
+    ready_at = deployed_at.timestamp() + windows.warmup + min(windows.min_window, longest)
+    if not 0 < ready_at - now <= windows.max_wait:
+        return window
+    deadline = now + windows.max_wait + 1.0
+    while now < ready_at and now < deadline:
+        sleep(min(ready_at - now, deadline - now) + 0.05)
+        now = clock()
+    return recent_window(deployed_at, now, longest, windows.warmup)
 
 
 def too_young(window: Window, windows: Windows, check_id: str) -> Result | None:
     """Inconclusive when the window since the deploy is shorter than the shortest one worth judging."""
     if window.seconds >= windows.min_window:
         return None
+    have, need = human(window.seconds), human(windows.min_window)
+    if have == need:  # 9.6 s is not 10 s: never "only 10s of data, need 10s"
+        have = f"{window.seconds:.1f}s"
     return inconclusive(
-        f"inconclusive: the release has only {human(window.seconds)} of data after its {human(windows.warmup)} "
-        f"warm-up, need {human(windows.min_window)}; run this phase later",
-        value=human(window.seconds),
-        threshold=f">= {human(windows.min_window)}",
+        f"inconclusive: the release has only {have} of data after its {human(windows.warmup)} "
+        f"warm-up, need {need}; run this phase later",
+        value=have,
+        threshold=f">= {need}",
         evidence={"window": str(window)},
         advice=advice(check_id),
     )
