@@ -328,13 +328,14 @@ def jobs_schedule(
     if not jobs:
         return skipped("not configured: add [[jobs]] entries (name, interval, metric or sql) to the environment file")
     evidence: dict[str, Any] = {}
-    problems: list[str] = []  # late or misconfigured
+    late: list[str] = []  # read, and older than allowed: the only reason to say "late"
+    wrong: list[str] = []  # misconfigured: the environment file's fault, said as such
     unread: list[str] = []  # no evidence either way: never "late", never a pass
     for job in jobs:
         source = f"metric {job.metric}" if job.metric else f"SQL {job.sql}"
         limit = job.interval * th.job_grace
         if bool(job.metric) == bool(job.sql):
-            problems.append(f"{job.name}: configure exactly one of metric or sql")
+            wrong.append(f"{job.name}: configure exactly one of metric or sql")
             continue
         try:
             last = job_last_run(job, prom, sql_runner)
@@ -342,8 +343,13 @@ def jobs_schedule(
             unread.append(f"{job.name}: cannot read its last run: {exc}")
             evidence[job.name] = f"{source}: could not be read"
             continue
-        if last is None:
-            unread.append(f"{job.name}: no last run known ({source} returned nothing)")
+        except (TypeError, ValueError) as exc:  # a row that is not a time (a text, a tuple ...)
+            unread.append(f"{job.name}: {source} did not return a time ({type(exc).__name__}: {exc})")
+            evidence[job.name] = f"{source}: not a time"
+            continue
+        if last is None or not math.isfinite(last) or last <= 0:
+            # Nothing, NaN or 0 (a last-run gauge never set since the process started): no run known.
+            unread.append(f"{job.name}: no last run known ({source} returned {'nothing' if last is None else last})")
             evidence[job.name] = f"{source}: no data"
             continue
         age = now - last
@@ -351,16 +357,23 @@ def jobs_schedule(
             f"last run {human(max(age, 0))} ago, every {human(job.interval)}, late after {human(limit)}; {source}"
         )
         if age > limit:
-            problems.append(
+            late.append(
                 f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
             )
-    if problems:
+    if late or wrong:
+        parts = []
+        if late:
+            parts.append("background jobs late: " + "; ".join(late))
+        if wrong:
+            parts.append("jobs misconfigured: " + "; ".join(wrong))
+        if unread:
+            parts.append("not read (neither late nor on time): " + "; ".join(unread))
         return failed(
-            "background jobs late: " + "; ".join(problems + unread),
-            value=len(problems),
+            ". ".join(parts),
+            value=len(late) + len(wrong),
             threshold="0 late jobs",
             evidence=evidence,
-            advice=advice("jobs.schedule"),
+            advice=advice("jobs.schedule") if late else "fix the [[jobs]] entries of the environment file",
         )
     if unread:
         return inconclusive(
