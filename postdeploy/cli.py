@@ -164,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         "verdict",
         help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 incomplete or no record, 4 usage error",
     )
-    v.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
+    v.add_argument(
+        "record",
+        nargs="?",
+        help="a record.json, its run folder or an environment's folder (its latest, or a newer incomplete run); "
+        "default: the environment of the newest run under --reports",
+    )
     v.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
     v.set_defaults(func=verdict)
     t = sub.add_parser("timeline", help="write reports/<env>/<version>/timeline.html: every phase run of a deployment")
