@@ -44,10 +44,17 @@ class Attestation:
         return {"status": "attested", "who": self.who, "note": self.note, "source": self.source}
 
 
+def unknown(item: str, source: str) -> str:
+    return f"unknown manual item {item!r} from {source} (manual items: {', '.join(sorted(MANUAL))})"
+
+
 def parse(text: str, source: str = "--attest") -> Attestation:
     """Parse `ID=who: note` (the note is what was done or seen)."""
     item, sep, rest = text.partition("=")
     item = item.strip()
+    if sep and item and item not in MANUAL:
+        # The id first: a typo in it is the likelier mistake, and fixing the format would not help.
+        raise AttestationError(unknown(item, source))
     if not sep or not _ID.match(item):
         raise AttestationError(f'invalid attestation {text!r} from {source}: write ID="who: note"')
     who, sep, note = rest.partition(":")
@@ -92,9 +99,7 @@ def collect(flags: list[str], files: list[str]) -> dict[str, Attestation]:
     found = [a for f in files for a in parse_file(Path(f))] + [parse(t) for t in flags]
     for a in found:
         if a.id not in MANUAL:
-            raise AttestationError(
-                f"unknown manual item {a.id!r} from {a.source} (manual items: {', '.join(sorted(MANUAL))})"
-            )
+            raise AttestationError(unknown(a.id, a.source))
     return {a.id: a for a in found}
 
 

@@ -33,29 +33,65 @@ def _run_time(record: Path) -> tuple[str, float]:
     return (record.parent.name.split("-")[0], record.stat().st_mtime)
 
 
+def _verdict_of(record: Path) -> str | None:
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("verdict") if isinstance(data, dict) else None
+
+
+def env_record(env_dir: Path) -> Path | None:
+    """The record an environment's verdict is: `latest`, unless a newer run judged nothing.
+
+    `latest` points at the last run with a real verdict (a run that judged no check leaves it
+    alone). A newer run that is incomplete (a usage error, nothing selected, killed before its
+    first check) is the answer instead: `pytest -m firstt15; python -m postdeploy verdict`
+    must exit 3, never report the previous run's success. A newer run that is not
+    incomplete (latest was not moved to it) does not override `latest`.
+    """
+    found = [p for p in env_dir.glob("*/record.json") if not p.parent.is_symlink()]
+    newest = max(found, key=_run_time) if found else None
+    latest = env_dir / "latest" / "record.json"
+    if not latest.is_file():
+        return newest
+    if newest is None:
+        return latest
+    pointed = latest.resolve()
+    if newest.resolve() != pointed and _run_time(newest) > _run_time(pointed) and _verdict_of(newest) == "incomplete":
+        return newest
+    return pointed  # the run folder itself, so that the line printed names the run
+
+
 def record_path(args: argparse.Namespace) -> Path | None:
-    """The record.json that RECORD names, else the newest; None, said, if none.
+    """The record.json that RECORD names, else the newest environment's; None, said, if none.
 
     RECORD may be a record.json, its run folder, an environment's folder (`reports/local`:
-    its newest run, as `latest` would not show a newer run that judged nothing) or the
-    reports folder itself.
+    its `latest`, or a newer run that judged nothing, see `env_record`) or the reports folder
+    itself (the environment of the newest run, the same way).
     """
-    if not args.record:
-        path = newest_record(Path(args.reports))
-        if path is None:
-            print(f"postdeploy: no record.json under {args.reports}/<env>/<run>/", file=sys.stderr)
-        return path
-    path = Path(args.record)
-    if path.is_dir() and not (path / "record.json").exists():
-        found = [p for p in path.glob("*/record.json") if not p.parent.is_symlink()]
-        newest = max(found, key=_run_time) if found else newest_record(path)
-        if newest is None:
-            print(
-                f"postdeploy: no record.json in {path} (a run folder, an environment's folder or reports/)",
-                file=sys.stderr,
-            )
-        return newest
-    return path / "record.json" if path.is_dir() else path
+    reports = Path(args.record) if args.record else Path(args.reports)
+    if args.record and not reports.is_dir():
+        if not reports.exists():
+            print(f"postdeploy: no record.json in {reports}: no such file or folder", file=sys.stderr)
+            return None
+        return reports
+    if (reports / "record.json").exists():
+        return reports / "record.json"
+    if any(p.is_file() for p in reports.glob("*/record.json")) or (reports / "latest").exists():
+        env_dir: Path | None = reports  # an environment's folder
+    else:
+        newest = newest_record(reports)  # the reports folder: the environment of the newest run
+        env_dir = newest.parent.parent if newest is not None else None
+    path = env_record(env_dir) if env_dir is not None else None
+    if path is None:
+        where = (
+            f"{reports} (a run folder, an environment's folder or reports/)"
+            if args.record
+            else f"{reports}/<env>/<run>/"
+        )
+        print(f"postdeploy: no record.json in {where}", file=sys.stderr)
+    return path
 
 
 def verdict(args: argparse.Namespace) -> int:
@@ -128,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         "verdict",
         help="print a record's verdict; exit 0 success, 1 issues, 2 rollback, 3 incomplete or no record, 4 usage error",
     )
-    v.add_argument("record", nargs="?", help="a record.json or its run folder (default: the newest under --reports)")
+    v.add_argument(
+        "record",
+        nargs="?",
+        help="a record.json, its run folder or an environment's folder (its latest, or a newer incomplete run); "
+        "default: the environment of the newest run under --reports",
+    )
     v.add_argument("--reports", default="reports", help="the reports folder (default: reports)")
     v.set_defaults(func=verdict)
     t = sub.add_parser("timeline", help="write reports/<env>/<version>/timeline.html: every phase run of a deployment")

@@ -9,14 +9,16 @@ gathered says why; it never turns the check into an error.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from postdeploy.checks.metrics import Window
 from postdeploy.config import Environment
-from postdeploy.durations import human, promql_duration
+from postdeploy.durations import human
 from postdeploy.errors import PostdeployError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
@@ -28,15 +30,35 @@ SLOWEST_SQL = (
 )
 
 
-def top_failing_endpoints(prom: PromClient, job: str, seconds: float, k: int = 5) -> str:
-    rng = f"[{promql_duration(seconds)}]"
-    query = (
-        f'topk({k}, sum by (endpoint) (increase(http_requests_total{{job="{job}",status=~"5.."}}{rng})) '
-        f'or sum by (endpoint) (increase(errors_total{{job="{job}"}}{rng})))'
-    )
-    rows = sorted(prom.query(query), key=lambda s: -s.value)
-    listed = ", ".join(f"{s.labels.get('endpoint', '?')}: {s.value:.0f}" for s in rows if s.value > 0)
-    return f"{listed or 'none'}  [{query}]"
+def top_failing_endpoints(prom: PromClient, job: str, window: Window | float, k: int = 5) -> str:
+    """The endpoints with the most 5xx answers plus unhandled exceptions, in the window the check judged.
+
+    The same series and window as the error-rate check (exact since the deploy when it can
+    be, else increase() over the window): "none" next to "5xx: 2" cannot happen.
+    """
+    if not isinstance(window, Window):
+        window = Window(float(window))
+    sel = f'job="{job}"'
+    selectors = {"5xx": f'http_requests_total{{{sel},status=~"5.."}}', "unhandled": f"errors_total{{{sel}}}"}
+    queries: dict[str, str] = {}
+    counts: dict[str, dict[str, float]] = {}
+    for exact in (True, False):
+        queries = {name: window.total_by("endpoint", s, job, exact=exact) for name, s in selectors.items()}
+        counts = {name: {x.labels.get("endpoint", "?"): x.value for x in prom.query(q)} for name, q in queries.items()}
+        if any(counts.values()) or window.deployed_at is None:
+            break  # the exact form had data (or was not used): the check read the same
+    shown = "; ".join(queries.values())
+    per: dict[str, tuple[float, float]] = {}
+    for name, rows in counts.items():
+        for endpoint, value in rows.items():
+            if math.isfinite(value) and value > 0:
+                e5, unhandled = per.get(endpoint, (0.0, 0.0))
+                per[endpoint] = (e5 + value, unhandled) if name == "5xx" else (e5, unhandled + value)
+    top = sorted(per.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:k]
+    listed = ", ".join(f"{ep}: {a + b:.0f} ({a:.0f} 5xx, {b:.0f} unhandled)" for ep, (a, b) in top)
+    if not listed:
+        listed = f"no endpoint with 5xx or unhandled exceptions in {window}"
+    return f"{listed}  [{shown}]"
 
 
 def new_sentry_issues(client: Any, since: datetime) -> str:
@@ -80,30 +102,50 @@ def rss_series(prom: PromClient, job: str, seconds: float, points: int = 12) -> 
 
 def _try(label: str, fn: Any, *args: Any) -> tuple[str, str]:
     try:
-        return f"diagnosis: {label}", redact(str(fn(*args)))
+        text = redact(str(fn(*args))).strip()
     except (PostdeployError, OSError) as exc:
         return f"diagnosis: {label}", f"could not gather: {redact(str(exc))}"
     except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:  # never breaks the check it explains
         return f"diagnosis: {label}", f"could not gather: {type(exc).__name__}: {redact(str(exc))[:200]}"
+    return f"diagnosis: {label}", text or "could not gather: the source answered nothing"
 
 
-def attach(result: Result, kind: str, request: pytest.FixtureRequest, target: Environment, seconds: float) -> Result:
-    """Add the diagnosis for `kind` (errors | latency | memory) to a result that did not pass."""
-    if result.ok or result.outcome == "skipped" or target.prometheus is None:
+def attach(
+    result: Result, kind: str, request: pytest.FixtureRequest, target: Environment, window: Window | float
+) -> Result:
+    """Add the diagnosis for `kind` (errors | latency | memory) to a result that did not pass.
+
+    `window` is the check's own (its Window, or its length in seconds): the diagnosis reads
+    the same stretch of time. A diagnosis that cannot be gathered says why, in the evidence.
+    """
+    if result.ok or result.outcome == "skipped":
         return result
-    prom: PromClient = request.getfixturevalue("prom")
+    seconds = window.seconds if isinstance(window, Window) else float(window)
+    labels = {
+        "errors": f"top failing endpoints over {human(seconds)}",
+        "latency": "CPU and memory",
+        "memory": f"RSS series over {human(seconds)}",
+    }
+    if target.prometheus is None:
+        result.evidence[f"diagnosis: {labels.get(kind, kind)}"] = "could not gather: no [prometheus] is configured"
+        return result
+    try:
+        prom: PromClient = request.getfixturevalue("prom")
+    except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:
+        result.evidence[f"diagnosis: {labels.get(kind, kind)}"] = f"could not gather: {redact(str(exc))[:200]}"
+        return result
     job = target.prometheus.job
     found: list[tuple[str, str]] = []
     if kind == "errors":
-        found.append(_try(f"top failing endpoints over {human(seconds)}", top_failing_endpoints, prom, job, seconds))
+        found.append(_try(labels["errors"], top_failing_endpoints, prom, job, window))
         if target.sentry is not None:
             since = datetime.fromtimestamp(time.time() - max(seconds, 60), UTC)
             found.append(_try("new Sentry issues", lambda: new_sentry_issues(request.getfixturevalue("sentry"), since)))
     elif kind == "latency":
         if target.database is not None:
             found.append(_try("slowest statements", lambda: slowest_statements(request.getfixturevalue("db"))))
-        found.append(_try("CPU and memory", cpu_memory, prom, job))
+        found.append(_try(labels["latency"], cpu_memory, prom, job))
     elif kind == "memory":
-        found.append(_try(f"RSS series over {human(seconds)}", rss_series, prom, job, seconds))
+        found.append(_try(labels["memory"], rss_series, prom, job, seconds))
     result.evidence.update(dict(found))
     return result

@@ -97,12 +97,13 @@ def ready(api: ApiClient, target: Environment) -> Result:
 
 
 @pytest.fixture(scope="session")
-def prom(target: Environment) -> Iterator[PromClient]:
+def prom(pytestconfig: pytest.Config, target: Environment) -> Iterator[PromClient]:
     """The Prometheus client for the environment's server."""
     if target.prometheus is None:
         _not_configured(target, "prometheus", "url and job")
     assert target.prometheus is not None
     client = PromClient(target.prometheus)
+    _state(pytestconfig).prom = client
     yield client
     client.close()
 
@@ -115,10 +116,15 @@ def db(target: Environment) -> Iterator[Any]:
     if target.database is None:
         _not_configured(target, "database", "dsn and password_env")
     assert target.database is not None
+    conn, error = None, ""
     try:
         conn = connect(target.database)
     except TargetError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        error = str(exc)
+    if conn is None:
+        # Outside the except block: inside it, pytest prints the message twice around
+        # "During handling of the above exception, another exception occurred".
+        pytest.fail(error, pytrace=False)
     yield conn
     conn.close()
 
@@ -238,6 +244,16 @@ class Check:
             pytest.fail(redact(result.message()), pytrace=False)
 
 
+def _note_prometheus(item: pytest.Item, state: RunState, check_id: str, judge: Check, before: int) -> None:
+    """A check that could not reach Prometheus (and did not pass) is the root of the "prometheus" gate."""
+    prom = state.prom
+    if prom is None or prom.unreached <= before or (judge.result is not None and judge.result.ok):
+        return
+    item.user_properties.append((PROPERTY, json.dumps({"unreached": ["prometheus"]})))
+    if "prometheus" not in state.gates:
+        state.gates["prometheus"] = (check_id, redact(prom.unreachable)[:200])
+
+
 @pytest.fixture
 def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     """The judge of the current check; also counts the API requests the check caused."""
@@ -254,7 +270,10 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     writes = meta is not None and bool(meta["writes"]) and state.allow_writes
     if writes:
         request.getfixturevalue("api").allow_writes = True
+    unreached = state.prom.unreached if state.prom is not None else 0
     yield judge
+    if meta is not None and "prometheus" in meta["depends_on"]:  # type: ignore[operator]
+        _note_prometheus(request.node, state, str(meta["id"]), judge, unreached)
     if writes and state.api is not None:
         state.api.allow_writes = False
     if state.api is not None:

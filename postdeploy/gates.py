@@ -1,7 +1,7 @@
 """Root cause first: what a check depends on, and which check stands for that dependency.
 
 A check declares `@pytest.mark.depends_on("service")` (or "login", "process",
-"database"). Each gate has the check that judges it (its root) and the gates it needs
+"database", "prometheus"). Each gate has the check that judges it (its root) and the gates it needs
 itself. When a root failed, its dependants are recorded as outcome `blocked`, "blocked by
 <root>", not as failures of their own with their own advice: the verdict's first reason is
 the root cause (verdict.py).
@@ -23,6 +23,9 @@ GATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "login": ("auth.login", ("service",)),
     # No check of its own: the first check whose database connection failed is the root.
     "database": ("", ()),
+    # No check of its own: the first check that could not reach Prometheus (and did not
+    # pass) is the root; the other metric checks are blocked by it, not N failures alike.
+    "prometheus": ("", ()),
 }
 ROOTS = {root: gate for gate, (root, _) in GATES.items() if root}
 # A root check that could not ask (deploy.running without an answer from the runtime) proves nothing down.
@@ -80,6 +83,11 @@ def relabel(checks: list[dict[str, Any]]) -> None:
     for c in checks:
         if "database" in (c.get("depends_on") or []) and c.get("outcome") == "error" and c.get("summary"):
             seen_db.setdefault(str(c["summary"]), str(c.get("id")))
+    # Checks that could not reach Prometheus (the `check` fixture flags them): the first is the root.
+    for c in checks:
+        for gate in c.get("unreached") or []:
+            if gate in GATES and gate not in down and c.get("outcome") in ("failed", "error", "inconclusive"):
+                down[gate] = (str(c.get("id")), str(c.get("summary", ""))[:200])
     for c in checks:
         if c.get("outcome") not in ("failed", "error", "inconclusive"):
             continue
@@ -88,6 +96,8 @@ def relabel(checks: list[dict[str, Any]]) -> None:
         root_db = seen_db.get(str(c.get("summary", "")))
         if "database" in needs and root_db and root_db != c.get("id"):
             local["database"] = (root_db, str(c["summary"])[:200])
+        if "prometheus" not in (c.get("unreached") or []):
+            local.pop("prometheus", None)  # it reached Prometheus: its failure is its own
         found = blocker(local, needs)
         if found is None or found[0] == c.get("id"):
             continue

@@ -17,7 +17,7 @@ MARKERS = {
     "checklist(item, check_id)": "the guide's item number (1-30, 'P1'..'P6', 'K', 'C') and the check's id",
     "severity(level)": "critical (a failure means rollback), major (issues) or minor (recorded only)",
     "writes": "the check changes the target; it runs only with --allow-writes",
-    "depends_on(*gates)": "what the check needs first: process, service, login, database; "
+    "depends_on(*gates)": "what the check needs first: process, service, login, database, prometheus; "
     "when that failed, the check is recorded 'blocked by <root check>'",
 }
 

@@ -121,6 +121,8 @@ class PromClient:
 
     def __init__(self, cfg: Prometheus, transport: httpx.BaseTransport | None = None) -> None:
         self.cfg = cfg
+        # Why the last request could not reach Prometheus, and how many could not (gates.py).
+        self.unreachable, self.unreached = "", 0
         headers = dict(cfg.headers)
         if cfg.token is not None:
             headers["Authorization"] = f"Bearer {cfg.token.reveal()}"
@@ -136,9 +138,11 @@ class PromClient:
         try:
             resp = self._client.get(path, params=params)
         except httpx.TimeoutException:
-            raise TargetTimeout(f"{where}: no answer within {self.cfg.timeout:g}s", target=self.cfg.url) from None
+            self.unreachable, self.unreached = f"{where}: no answer within {self.cfg.timeout:g}s", self.unreached + 1
+            raise TargetTimeout(self.unreachable, target=self.cfg.url) from None
         except httpx.TransportError as exc:
-            raise TargetUnreachable(f"{where}: cannot connect: {redact(str(exc))}", target=self.cfg.url) from None
+            self.unreachable, self.unreached = f"{where}: cannot connect: {redact(str(exc))}", self.unreached + 1
+            raise TargetUnreachable(self.unreachable, target=self.cfg.url) from None
         try:
             payload = resp.json()
         except ValueError:

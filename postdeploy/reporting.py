@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,26 @@ def pytest_html_results_summary(
     signed = state.run_dir / "record.md" if state.run_dir else None
     if signed is not None and signed.is_file():
         # The sign-off (the guide's checklist template) as the report's first section.
-        prefix.append(f'<pre style="white-space:pre-wrap">{html.escape(signed.read_text(encoding="utf-8"))}</pre>')
+        prefix.append(f'<pre style="white-space:pre-wrap">{linked(signed.read_text(encoding="utf-8"))}</pre>')
+
+
+# A Markdown link of record.md: [label](target), the target without spaces or parentheses.
+MD_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
+
+
+def linked(markdown: str) -> str:
+    """record.md as HTML text for a <pre>: escaped, its Markdown links made links (the timeline pointer)."""
+    out, last = [], 0
+    for m in MD_LINK.finditer(markdown):
+        out.append(html.escape(markdown[last : m.start()]))
+        target = m.group(2)
+        if target.lower().startswith(("javascript:", "data:", "vbscript:")):
+            out.append(html.escape(m.group(0)))
+        else:
+            out.append(f'<a href="{html.escape(target)}">{html.escape(m.group(1))}</a>')
+        last = m.end()
+    out.append(html.escape(markdown[last:]))
+    return "".join(out)
 
 
 # The verdict's colour in report.html (the timeline uses the same).

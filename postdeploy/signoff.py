@@ -115,7 +115,7 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
         out += [f"Covered: {record['coverage']}", ""]
     if record.get("budget"):
         out += [budget.line(record), ""]
-    if (record.get("reports") or {}).get("timeline"):
+    if (record.get("reports") or {}).get("timeline") and record.get("judged", True):
         link = record["reports"]["timeline"]
         out += [f"Every phase of this deployment: [{link}]({link})", ""]
     for section, lines in TEMPLATE.items():

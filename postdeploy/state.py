@@ -14,6 +14,7 @@ from postdeploy.scope import Scope
 if TYPE_CHECKING:
     from postdeploy.apiclient import ApiClient
     from postdeploy.config import Environment
+    from postdeploy.promql import PromClient
     from postdeploy.record import Record
 
 
@@ -28,6 +29,9 @@ class RunState:
     run_dir: Path | None = None
     record: Record | None = None
     api: ApiClient | None = None
+    # The run's Prometheus client, once a check asked for it: a check that could not reach
+    # Prometheus becomes the root of the "prometheus" gate (gates.py).
+    prom: PromClient | None = None
     requests_seen: int = 0
     retries_seen: int = 0
     # The controller's own client under xdist (it logs in once for every worker).

@@ -175,6 +175,7 @@ def test_github_actions_job_runs_checks_uploads_always_and_gates_on_the_verdict(
     assert checks["continue-on-error"] is True
     assert "--expect-version" in checks["run"] and "--expect-commit" in checks["run"]
     (gate,) = [s for s in steps if "postdeploy verdict" in s.get("run", "")]
+    assert "postdeploy verdict reports/prod " in gate["run"] and "reports/prod/latest" not in gate["run"]
     assert steps.index(gate) > steps.index(checks) and steps.index(gate) > steps.index(upload)
     # Rollback (2) must fail the step; issues (1) must not.
     assert re.search(r"^\s*2\).*exit [1-9]", gate["run"], re.M)
@@ -194,7 +195,7 @@ def test_gitlab_job_keeps_artifacts_always_and_only_issues_are_allowed_to_fail()
     assert "pip install ." in script
     (checks,) = [s for s in script if "pytest" in s]
     assert checks.rstrip().endswith("|| true"), "a failing check must not end the job before the verdict"
-    assert script[-1].startswith("python -m postdeploy verdict")
+    assert script[-1] == "python -m postdeploy verdict reports/prod", "not latest: a run that judged nothing must gate"
     assert not set(SECRETS) & set(job.get("variables", {})), "secrets belong in CI/CD variables, not the file"
     assert not [p for s in script for p in command_problems(s)]
 
@@ -226,7 +227,8 @@ def test_analysis_template_job_runs_checks_then_fails_on_rollback() -> None:
     script = container_script(container)
     lines = [line.strip() for line in script.splitlines() if line.strip()]
     assert lines[0].startswith("pytest -m first15 --env prod")
-    assert lines[1] == "python -m postdeploy verdict reports/prod/latest"
+    # The environment's folder, not its latest: a newer run that judged nothing exits 3 (issue 11).
+    assert lines[1] == "python -m postdeploy verdict reports/prod"
     # The script must end with the verdict's code, so rollback (2) fails the Job.
     assert lines[-1] == 'exit "$code"'
     assert command_problems(script) == []

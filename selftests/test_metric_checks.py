@@ -110,7 +110,7 @@ def test_jobs_late_fresh_and_unknown():
     r = firsthour.jobs_schedule(jobs, p, lambda sql: 900.0, 1000.0, Thresholds(job_grace=1.5))
     assert r.outcome == "failed"
     assert "sync: last run 1m40s ago, expected every 30s" in r.summary
-    assert "ingest: no last run known" in r.summary and "mail" not in r.summary
+    assert "not read (neither late nor on time): ingest: no last run known" in r.summary and "mail" not in r.summary
     assert "SQL SELECT max(t) FROM x" in r.evidence["sync"]
     assert firsthour.jobs_schedule([], p, None, 0.0, TH).outcome == "skipped"
     no_db = firsthour.jobs_schedule(jobs[:1], p, None, 1000.0, TH)

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.first_hour
 
 
 @pytest.mark.checklist(12, "db.connections")
-@pytest.mark.depends_on("database")
+@pytest.mark.depends_on("database", "process")
 @pytest.mark.severity("major")
 def test_db_connections(prom, db, target, deployment, check):
     """db_connections_active and pg_stat_activity agree, within 5-20 and below 80 % of the pool; trend attached."""

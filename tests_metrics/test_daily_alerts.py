@@ -38,6 +38,7 @@ def test_morning_health(request, target, check):
 
 @pytest.mark.weekly
 @pytest.mark.checklist(29, "alerts.tuning")
+@pytest.mark.depends_on("prometheus")
 @pytest.mark.severity("minor")
 def test_alerts_tuning(prom, target, check):
     """Alerts that fired in the week listed (ALERTS series); flapping ones flagged."""

@@ -11,6 +11,7 @@ from postdeploy.durations import human
 
 @pytest.mark.daily
 @pytest.mark.checklist(27, "trend")
+@pytest.mark.depends_on("process", "prometheus")
 @pytest.mark.severity("major")
 def test_trend(request, prom, target, deployment, check):
     """Request rate, p95 and error rate of the last window against the same window yesterday."""

@@ -24,6 +24,7 @@ def db_connections_part(request: pytest.FixtureRequest, prom, target, deployment
 
 
 @pytest.mark.checklist(19, "dashboard")
+@pytest.mark.depends_on("process", "prometheus")
 @pytest.mark.severity("major")
 def test_dashboard(request, prom, target, deployment, check):
     """Error rate < 1 %, p95 < 500 ms, no memory leak, no CPU anomaly, DB connections stable."""
@@ -33,9 +34,7 @@ def test_dashboard(request, prom, target, deployment, check):
         check.judge(young)
     job, th = target.prometheus.job, target.thresholds
     parts = {
-        "error rate": diagnostics.attach(
-            metrics.error_rate(prom, job, window, th), "errors", request, target, window.seconds
-        ),
+        "error rate": diagnostics.attach(metrics.error_rate(prom, job, window, th), "errors", request, target, window),
         "p95": diagnostics.attach(
             metrics.latency_p95(prom, job, window, th), "latency", request, target, window.seconds
         ),
@@ -57,6 +56,7 @@ def test_dashboard(request, prom, target, deployment, check):
 
 
 @pytest.mark.checklist(22, "baseline.compare")
+@pytest.mark.depends_on("process", "prometheus")
 @pytest.mark.severity("major")
 def test_baseline_compare(request, prom, target, deployment, history, check):
     """Request rate within +-20 %, p95 within +30 % (floor 50 ms), error rate < 2x the baseline."""

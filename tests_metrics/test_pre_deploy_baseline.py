@@ -9,6 +9,7 @@ from postdeploy.checks import baseline, firsthour
 
 @pytest.mark.pre_deploy
 @pytest.mark.checklist("-", "baseline.captured")
+@pytest.mark.depends_on("prometheus")
 @pytest.mark.severity("minor")
 def test_baseline_captured(prom, target, deployment, check):
     """Request rate, error rate and p50/p95/p99 (overall and per critical endpoint), stored in the record."""

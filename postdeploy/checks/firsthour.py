@@ -38,24 +38,38 @@ def settled_window(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Window:
-    """The recent window; when it is short of `min_window` by at most `max_wait`, wait for it first."""
-    window = recent_window(deployed_at, clock(), longest, windows.warmup)
-    shortfall = min(windows.min_window, longest) - window.seconds
-    if 0 < shortfall <= windows.max_wait:
-        sleep(shortfall + 0.5)
-        window = recent_window(deployed_at, clock(), longest, windows.warmup)
-    return window
+    """The recent window; when it is short of `min_window` by at most `max_wait`, wait for it first.
+
+    The wait is measured from the deploy + warm-up, not from the window clamped at 0: a run
+    that starts inside the warm-up (right after a redeploy) waits out the rest of the warm-up
+    too, and the wait ends on the clock (a bounded poll), so it never comes up short.
+    """
+    now = clock()
+    window = recent_window(deployed_at, now, longest, windows.warmup)
+    if deployed_at is None:
+        return window
+    ready_at = deployed_at.timestamp() + windows.warmup + min(windows.min_window, longest)
+    if not 0 < ready_at - now <= windows.max_wait:
+        return window
+    deadline = now + windows.max_wait + 1.0
+    while now < ready_at and now < deadline:
+        sleep(min(ready_at - now, deadline - now) + 0.05)
+        now = clock()
+    return recent_window(deployed_at, now, longest, windows.warmup)
 
 
 def too_young(window: Window, windows: Windows, check_id: str) -> Result | None:
     """Inconclusive when the window since the deploy is shorter than the shortest one worth judging."""
     if window.seconds >= windows.min_window:
         return None
+    have, need = human(window.seconds), human(windows.min_window)
+    if have == need:  # 9.6 s is not 10 s: never "only 10s of data, need 10s"
+        have = f"{window.seconds:.1f}s"
     return inconclusive(
-        f"inconclusive: the release has only {human(window.seconds)} of data after its {human(windows.warmup)} "
-        f"warm-up, need {human(windows.min_window)}; run this phase later",
-        value=human(window.seconds),
-        threshold=f">= {human(windows.min_window)}",
+        f"inconclusive: the release has only {have} of data after its {human(windows.warmup)} "
+        f"warm-up, need {need}; run this phase later",
+        value=have,
+        threshold=f">= {need}",
         evidence={"window": str(window)},
         advice=advice(check_id),
     )
@@ -314,13 +328,14 @@ def jobs_schedule(
     if not jobs:
         return skipped("not configured: add [[jobs]] entries (name, interval, metric or sql) to the environment file")
     evidence: dict[str, Any] = {}
-    problems: list[str] = []  # late or misconfigured
+    late: list[str] = []  # read, and older than allowed: the only reason to say "late"
+    wrong: list[str] = []  # misconfigured: the environment file's fault, said as such
     unread: list[str] = []  # no evidence either way: never "late", never a pass
     for job in jobs:
         source = f"metric {job.metric}" if job.metric else f"SQL {job.sql}"
         limit = job.interval * th.job_grace
         if bool(job.metric) == bool(job.sql):
-            problems.append(f"{job.name}: configure exactly one of metric or sql")
+            wrong.append(f"{job.name}: configure exactly one of metric or sql")
             continue
         try:
             last = job_last_run(job, prom, sql_runner)
@@ -328,8 +343,13 @@ def jobs_schedule(
             unread.append(f"{job.name}: cannot read its last run: {exc}")
             evidence[job.name] = f"{source}: could not be read"
             continue
-        if last is None:
-            unread.append(f"{job.name}: no last run known ({source} returned nothing)")
+        except (TypeError, ValueError) as exc:  # a row that is not a time (a text, a tuple ...)
+            unread.append(f"{job.name}: {source} did not return a time ({type(exc).__name__}: {exc})")
+            evidence[job.name] = f"{source}: not a time"
+            continue
+        if last is None or not math.isfinite(last) or last <= 0:
+            # Nothing, NaN or 0 (a last-run gauge never set since the process started): no run known.
+            unread.append(f"{job.name}: no last run known ({source} returned {'nothing' if last is None else last})")
             evidence[job.name] = f"{source}: no data"
             continue
         age = now - last
@@ -337,16 +357,23 @@ def jobs_schedule(
             f"last run {human(max(age, 0))} ago, every {human(job.interval)}, late after {human(limit)}; {source}"
         )
         if age > limit:
-            problems.append(
+            late.append(
                 f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
             )
-    if problems:
+    if late or wrong:
+        parts = []
+        if late:
+            parts.append("background jobs late: " + "; ".join(late))
+        if wrong:
+            parts.append("jobs misconfigured: " + "; ".join(wrong))
+        if unread:
+            parts.append("not read (neither late nor on time): " + "; ".join(unread))
         return failed(
-            "background jobs late: " + "; ".join(problems + unread),
-            value=len(problems),
+            ". ".join(parts),
+            value=len(late) + len(wrong),
             threshold="0 late jobs",
             evidence=evidence,
-            advice=advice("jobs.schedule"),
+            advice=advice("jobs.schedule") if late else "fix the [[jobs]] entries of the environment file",
         )
     if unread:
         return inconclusive(

@@ -44,6 +44,12 @@ class Window:
             return f"sum({selector} and on(instance) {self._fresh(job)})"
         return f"sum(increase({selector}[{promql_duration(self.seconds)}]))"
 
+    def total_by(self, label: str, selector: str, job: str, *, exact: bool = True) -> str:
+        """As `total`, per value of `label` (the diagnosis of a failing check reads the check's own window)."""
+        if exact and self.deployed_at is not None:
+            return f"sum by ({label}) ({selector} and on(instance) {self._fresh(job)})"
+        return f"sum by ({label}) (increase({selector}[{promql_duration(self.seconds)}]))"
+
     def buckets(self, selector: str, job: str, *, exact: bool = True) -> str:
         if exact and self.deployed_at is not None:
             return f"sum by (le) ({selector} and on(instance) {self._fresh(job)})"
@@ -113,8 +119,18 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
             evidence=evidence,
         )
     e5, unhandled = values["5xx"] or 0.0, values["unhandled"] or 0.0
+    # The service counts an unhandled exception in errors_total, not in http_requests_total:
+    # the requests judged are both, and the summary and the evidence say the same numbers.
     total = requests + unhandled
-    evidence.update({"requests": f"{requests:.0f}", "5xx": f"{e5:.0f}", "unhandled exceptions": f"{unhandled:.0f}"})
+    evidence.update(
+        {
+            "requests judged (answered + unhandled)": f"{total:.0f}",
+            "errors judged (5xx + unhandled)": f"{e5 + unhandled:.0f}",
+            "answered (http_requests_total)": f"{requests:.0f}",
+            "5xx answers (http_requests_total, status 5xx)": f"{e5:.0f}",
+            "unhandled exceptions (errors_total, not in http_requests_total)": f"{unhandled:.0f}",
+        }
+    )
     if total < th.min_requests:
         return inconclusive(
             f"inconclusive: {total:.0f} requests in {window}, need {th.min_requests} to judge an error rate",
@@ -123,7 +139,10 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
             evidence=evidence,
         )
     rate = rate_of(requests, e5, unhandled)
-    shown = f"{rate:.2%} ({e5 + unhandled:.0f} of {total:.0f} requests)"
+    shown = (
+        f"{rate:.2%} ({e5 + unhandled:.0f} of {total:.0f} requests: {e5:.0f} 5xx of {requests:.0f} answered, "
+        f"{unhandled:.0f} unhandled exceptions)"
+    )
     if rate >= th.error_rate_rollback:
         return failed(
             f"error rate {shown} is above the rollback bound {th.error_rate_rollback:.0%}",
