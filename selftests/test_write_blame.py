@@ -10,12 +10,12 @@ from sandboxrun import ROOT, Sandbox
 
 
 def _with_bad_body(tmp_path: Path) -> Path:
-    """local.toml with a create body the sandbox's API rejects (422: budget must be > 0)."""
+    """local.toml with a create body the sandbox's API rejects (422: ProjectCreate's total_amount must be > 0)."""
     folder = tmp_path / "environments"
     folder.mkdir()
     text = (ROOT / "environments" / "local.toml").read_text()
     text, n = re.subn(
-        r"(\n\[api\]\n)", r'\1write_create_body = { title = "postdeploy synthetic check", budget = -1 }\n', text
+        r"(\n\[api\]\n)", r'\1write_create_body = { title = "postdeploy synthetic check", description = "a body with a negative amount", total_amount = -1 }\n', text
     )
     assert n == 1
     (folder / "local.toml").write_text(text)
@@ -29,7 +29,7 @@ def test_a_rejected_write_body_is_a_configuration_error_not_a_rollback(box: Sand
     assert check["outcome"] == "failed", run.output[-3000:]
     summary = check["summary"]
     assert "configuration error" in summary and "write_create_body" in summary, summary
-    assert "answered 422" in summary and "greater than 0" in summary, summary
+    assert "answered 422" in summary and "total_amount" in summary, summary
     assert check["severity"] == "major"
     assert run.record["verdict"] == "issues", run.record["verdict_reasons"]
     assert "Traceback" not in run.output
