@@ -58,6 +58,7 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check postdeploy sandbox selftests tests_smoke tests_db tests_metrics tests_integrations
+	$(VENV)/bin/mypy postdeploy sandbox
 
 # Optional: Allure's HTML of one run (RUN=reports/<env>/<run>, default the newest) as one file,
 # `<run>/allure-report/index.html`, opening over file://. Allure 2 from the npm registry (pinned,

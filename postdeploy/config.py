@@ -837,7 +837,7 @@ class _Loader:
         if origin in (types.UnionType, typing.Union):
             inner = [a for a in typing.get_args(hint) if a is not type(None)]
             return self.convert(inner[0], value, where)
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return self.build(hint, value, where)
         if hint is Duration:
             try:
@@ -865,9 +865,10 @@ class _Loader:
         if hint is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if hint in (str, int, float, bool):
+            assert isinstance(hint, type)
             if type(value) is not hint:
                 raise self.fail(where, f"must be {hint.__name__}, got {type(value).__name__} {value!r}")
-            if hint is str and where.endswith(("url", "_url")) and value and "://" not in value:
+            if isinstance(value, str) and where.endswith(("url", "_url")) and value and "://" not in value:
                 raise self.fail(where, f"URL without a scheme: {value!r} (write http:// or https://)")
             return value
         raise self.fail(where, f"unsupported type {hint}")  # pragma: no cover - a bug in the schema

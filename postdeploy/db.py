@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from postdeploy.config import Database
+from postdeploy.config import Database, Duration
 from postdeploy.errors import TargetTimeout, TargetUnreachable
 from postdeploy.redaction import redact
 
@@ -51,8 +51,8 @@ def probe(cfg: Database, limit: float = PROBE_LIMIT) -> str:
     bound = min(cfg.connect_timeout, limit)
     bounded = dataclasses.replace(
         cfg,
-        connect_timeout=bound,
-        statement_timeout=min(cfg.statement_timeout, limit),
+        connect_timeout=Duration(bound),
+        statement_timeout=Duration(min(cfg.statement_timeout, limit)),
         application_name="postdeploy-probe",
     )
     where = redact(cfg.dsn)

@@ -105,8 +105,8 @@ class Record:
         gates.relabel(checks)
         verdict, reasons = decide(checks, inconclusive_is_issue=inconclusive_is_issue)
         ended = datetime.now(UTC)
-        live = next(
-            (c.get("value") for c in checks if c.get("id") == "deploy.version" and isinstance(c.get("value"), dict)), {}
+        live: dict[str, Any] = next(
+            (c["value"] for c in checks if c.get("id") == "deploy.version" and isinstance(c.get("value"), dict)), {}
         )
         counts: dict[str, int] = {}
         for c in checks:

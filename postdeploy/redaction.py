@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 MASK = "***"
 
@@ -48,7 +49,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         # Pickling (xdist, multiprocessing) would carry the value in the clear.
         raise TypeError("a Secret cannot be pickled; pass its source instead")
 

@@ -31,7 +31,7 @@ def safe_name(version: str) -> str:
 
 def records(env_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
     """Return every readable record of one environment, oldest first."""
-    out = []
+    out: list[tuple[Path, dict[str, Any]]] = []
     if not env_dir.is_dir():
         return out
     for folder in sorted(p for p in env_dir.iterdir() if p.is_dir() and not p.is_symlink()):

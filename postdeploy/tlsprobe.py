@@ -30,7 +30,7 @@ class Certificate:
 
 def _name(parts: object) -> str:
     try:
-        return ", ".join(f"{k}={v}" for rdn in parts for k, v in rdn)  # type: ignore[union-attr]
+        return ", ".join(f"{k}={v}" for rdn in parts for k, v in rdn)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         return ""
 
@@ -54,5 +54,6 @@ def probe(url: str, ca_bundle: str = "", timeout: float = 5.0) -> Certificate:
         raise TargetTimeout(f"TLS {host}:{port}: no handshake within {timeout:g}s", target=url) from None
     except OSError as exc:
         raise TargetUnreachable(f"TLS {host}:{port}: cannot connect: {exc.strerror or exc}", target=url) from None
-    not_after = ssl.cert_time_to_seconds(cert["notAfter"]) if "notAfter" in cert else None
+    raw_after = cert.get("notAfter")
+    not_after = ssl.cert_time_to_seconds(raw_after) if isinstance(raw_after, str) else None
     return Certificate(host, port, True, "", not_after, _name(cert.get("subject", ())), _name(cert.get("issuer", ())))

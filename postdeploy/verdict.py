@@ -49,7 +49,10 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
     """Return the verdict and the reasons for it from check entries of a record."""
     checks = list(checks)
     roots = {str(c.get("blocked_by")) for c in checks if c.get("outcome") == "blocked" and c.get("blocked_by")}
-    verdict, first, reasons, later = "success", [], [], []
+    verdict = "success"
+    first: list[str] = []
+    reasons: list[str] = []
+    later: list[str] = []
     blocked: dict[str, list[str]] = {}
     for c in checks:
         outcome, sev, cid = c.get("outcome"), c.get("severity", "major"), c.get("id")

@@ -161,12 +161,12 @@ def cmd_down(paths: state.Paths) -> int:
     if not st and not runtime:
         print("sandbox is already down")
         return EXIT_OK
-    if st and state.pid_alive(pid):
+    if st and pid is not None and state.pid_alive(pid):
         try:
             _control(st, "POST", "/shutdown")
         except (httpx.HTTPError, ValueError):
             state.kill_quietly(pid, signal.SIGTERM)
-    elif state.pid_alive(pid):
+    elif pid is not None and state.pid_alive(pid):
         state.kill_quietly(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
     while state.pid_alive(pid) and time.monotonic() < deadline:

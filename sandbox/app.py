@@ -24,6 +24,7 @@ import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -295,7 +296,7 @@ class AppHandler(BaseHTTPRequestHandler):
         access_line(client, self.command or "-", getattr(self, "path", ""), self.request_version, response.status)
 
 
-def init_database(log: logging.Logger, conninfo: dict[str, object], port: int) -> None:
+def init_database(log: logging.Logger, conninfo: dict[str, Any], port: int) -> None:
     """The service's startup DB init: connect, run a query, log the outcome."""
     try:
         with psycopg.connect(**dict(conninfo, port=port), connect_timeout=2) as conn:

@@ -20,7 +20,7 @@ _stdout_lock = threading.Lock()
 class JsonFormatter(logging.Formatter):
     """Format records as the service does: asctime (UTC), name, levelname, message."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # the stdlib's own documented idiom
 
     def format(self, record: logging.LogRecord) -> str:
         line = {

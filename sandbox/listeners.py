@@ -52,7 +52,7 @@ class TLSServer(ThreadingHTTPServer):
             return
         tls.settimeout(None)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         finally:
             # wrap_socket took the descriptor over: the server's own shutdown_request sees
             # a detached socket, so the TLS one is closed here.

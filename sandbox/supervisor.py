@@ -117,20 +117,22 @@ class Supervisor:
         # Grafana, FinCra, SMTP and the fault exporter; then Alertmanager, before Prometheus.
         self.services.start_threads(lambda start: self._bind_thread_server(start, used))
         if self.services.with_alertmanager:
-            self._start_with_ports(lambda port: self.services.start_alertmanager(self.runtime_dir, port), used)
+            runtime_dir = self.runtime_dir
+            assert runtime_dir is not None
+            self._start_with_ports(lambda port: self.services.start_alertmanager(runtime_dir, port), used)
         self._bind_thread_server(self.slack.start, used)
         # The webhook URL is a credential: a secret file, never a state.json key.
         state.write_secret(self.paths, "slack_webhook_url", self.slack.webhook_url)
         # Prometheus first: its first scrape comes ~5 s after start whatever the interval,
         # so it discovers the target while Postgres and the app come up. It scrapes the
         # app's plain HTTP port, as production's Prometheus does.
-        self.prom = PrometheusServer(self.runtime_dir, self._logs[1])
-        self.prom.extra_config = self.services.prometheus_extra()
+        prom = self.prom = PrometheusServer(self.runtime_dir, self._logs[1])
+        prom.extra_config = self.services.prometheus_extra()
         if self.history is not None:
             seconds, faults = self.history
-            self.prom.history = (seconds, faults, self.paths.root)
+            prom.history = (seconds, faults, self.paths.root)
             log.info("backfilling %.0f h of history (faults: %s)", seconds / 3600, ", ".join(faults) or "none")
-        self._start_with_ports(lambda port: self.prom.start(port, self.app.http_port), used)
+        self._start_with_ports(lambda port: prom.start(port, self.app.http_port), used)
         self._record_runtime()
         self.pg = PostgresCluster(self.runtime_dir, self._logs[0])
         self.pg.initdb(state.read_secret(self.paths, "postgres_password"))

@@ -176,7 +176,11 @@ class TrafficGenerator:
                 extra = {"Authorization": f"Bearer {token}"}
         if path == "signup":
             email = f"user-{secrets.token_hex(6)}@signup.amani.test"
-            body = {"email": email, "password": secrets.token_urlsafe(12), "full_name": "Sandbox Signup"}
+            body: dict[str, object] = {
+                "email": email,
+                "password": secrets.token_urlsafe(12),
+                "full_name": "Sandbox Signup",
+            }
             response = client.post("/api/v1/auth/signup", json=body)
             if response.status_code == 201 and self._otp_for is not None:
                 with self._lock:
@@ -188,7 +192,11 @@ class TrafficGenerator:
                 return
             # Holds only: a release names a milestone (EscrowReleaseRequest), which the
             # traffic does not look up.
-            body = {"project_id": self._project_id, "amount": random.randint(1_000, 50_000), "payment_method": "card"}
+            body = {
+                "project_id": self._project_id,
+                "amount": random.randint(1_000, 50_000),
+                "payment_method": "card",
+            }
             response = client.post("/api/v1/escrow/hold", json=body, headers=extra)
         else:
             response = client.get(path, headers=extra)

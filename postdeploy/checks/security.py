@@ -7,6 +7,7 @@ these close that gap with requests that cannot change state.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -185,7 +186,7 @@ def _envelope_problem(resp: httpx.Response) -> str:
 
 def check_error_bodies(api: ApiClient, cfg: Security) -> Result:
     """A 404 and a malformed JSON body get the error envelope and leak nothing."""
-    probes = [
+    probes: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", cfg.not_found_path, {}),
         ("POST", api.cfg.login_path, {"content": b'{"email": ', "headers": {"Content-Type": "application/json"}}),
     ]

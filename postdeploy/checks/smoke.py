@@ -66,7 +66,7 @@ def check_version(api: ApiClient, expected: Expected) -> Result:
     body = _get_object(api, api.cfg.version_path, "deploy.version")
     if isinstance(body, Result):
         return body
-    build = body.get("build") if isinstance(body.get("build"), dict) else {}
+    build: dict[str, Any] = body["build"] if isinstance(body.get("build"), dict) else {}
     live = {"version": str(body.get("version", "")), "commit": str(build.get("commit_sha", ""))}
     want = {"version": expected.version, "commit": expected.commit}
     wrong = [
@@ -94,7 +94,7 @@ def check_health(api: ApiClient) -> Result:
     body = _get_object(api, api.cfg.health_path, "health")
     if isinstance(body, Result):
         return body
-    checks = body.get("checks") if isinstance(body.get("checks"), dict) else {}
+    checks: dict[str, Any] = body["checks"] if isinstance(body.get("checks"), dict) else {}
     bad = []
     for name, entry in checks.items():
         status = entry.get("status") if isinstance(entry, dict) else entry
@@ -125,7 +125,7 @@ def check_readiness(api: ApiClient) -> Result:
     body = _get_object(api, api.cfg.readiness_path, "readiness")
     if isinstance(body, Result):
         return body
-    checks = body.get("checks") if isinstance(body.get("checks"), dict) else {}
+    checks: dict[str, Any] = body["checks"] if isinstance(body.get("checks"), dict) else {}
     not_ready = sorted(f"{k}: {v}" for k, v in checks.items() if v != "ready")
     if body.get("ready") is not True:
         return failed(
