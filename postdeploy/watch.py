@@ -26,7 +26,7 @@ import html
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from postdeploy.results import Result
@@ -302,6 +302,32 @@ def run(
     except KeyboardInterrupt:
         out.status = "interrupted"
         raise
+
+
+def final_results(out: Outcome) -> dict[str, Result]:
+    """Each watched check's result at the end of the watch, agreeing with the watch's decision.
+
+    An early rollback may come on fewer requests than a one-shot check judges (say 9 errors
+    in 12): the error-rate result then says what the sequential test saw, as a critical
+    failure. Each result's evidence says when and why the watch ended.
+    """
+    final: dict[str, Result] = {}
+    ending_line = ending(out.to_json())
+    for cid, r in out.results.items():
+        evidence = {**r.evidence, "watch": ending_line}
+        final[cid] = replace(r, evidence=evidence)
+    err = final.get("error_rate")
+    last = out.evaluations[-1] if out.evaluations else None
+    if err is not None and last is not None and out.status == "decided":
+        bound = f"< {last.major_rate_bound:.1%}" if last.major_rate_bound is not None else err.threshold
+        value = round(last.rate, 5) if last.rate is not None else err.value
+        if out.decision == "rollback" and last.rollback_test == ABOVE and err.severity != "critical":
+            final["error_rate"] = replace(
+                err, outcome="failed", summary=out.reasons[0], severity="critical", value=value, threshold=bound
+            )
+        elif out.decision == "issues" and last.major_test == ABOVE and err.outcome != "failed":
+            final["error_rate"] = replace(err, outcome="failed", summary=last.reasons[0], value=value)
+    return final
 
 
 # -- how the watch is shown ------------------------------------------------------------------

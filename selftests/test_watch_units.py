@@ -236,3 +236,21 @@ def test_bad_policies_are_refused():
         watch.Sprt(0.2, 0.1)
     with pytest.raises(ValueError):
         watch.Sprt(0.1, 0.2, alpha=0)
+
+
+def test_final_results_agree_with_an_early_rollback_on_few_requests():
+    clock = FakeClock(0.0)
+    out = watch.run(
+        lambda now: {"error_rate": err(9, 12), "logs.clean": passed("clean")},
+        POLICY,
+        deployed_at=0,
+        window=120,
+        interval=10,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert out.decision == "rollback"
+    final = watch.final_results(out)
+    assert final["error_rate"].outcome == "failed" and final["error_rate"].severity == "critical"
+    assert "rollback bound" in final["error_rate"].summary
+    assert "decided ROLLBACK 0:00 after the deploy" in final["logs.clean"].evidence["watch"]
