@@ -14,8 +14,9 @@ The stopping rule:
   Crossing the rollback test's upper line ends the watch `rollback` at once.
 - a finding that can only make the verdict `issues` (the major error-rate test crossed,
   p95 above its bound on at least `min_latency_requests` requests, a new ERROR log line,
-  a new Sentry issue) ends the watch `issues` once the rollback test has also accepted
-  "at or below the rollback bound"; until then the watch goes on: a rollback may still come.
+  a new Sentry issue) ends the watch `issues` once a rollback is ruled out: a third SPRT,
+  "at bound / margin" against "at the bound", has accepted the first (the rate is clearly
+  below the rollback bound). Until then the watch goes on: a rollback may still come.
 - `success` only when the window has closed and every watched check passes on enough data.
   A healthy deployment is never declared good before its window closes.
 """
@@ -96,7 +97,12 @@ class Policy:
     min_latency_requests: int = 50
 
     def test(self, bound: float) -> Sprt:
+        """Above the bound: "at the bound" against "at margin x the bound"."""
         return Sprt(bound, min(0.999, bound * self.margin), self.alpha, self.beta)
+
+    def below(self, bound: float) -> Sprt:
+        """Clearly below the bound: "at bound / margin" against "at the bound" (accepting the first)."""
+        return Sprt(bound / self.margin, bound, self.alpha, self.beta)
 
 
 @dataclass
@@ -110,6 +116,8 @@ class Evaluation:
     rate: float | None = None
     rollback_llr: float | None = None
     rollback_test: str = UNDECIDED
+    # "below": the rate is clearly under the rollback bound (bound / margin rather than the bound).
+    rollback_ruled_out: bool = False
     rollback_rate_bound: float | None = None
     major_test: str = UNDECIDED
     major_rate_bound: float | None = None
@@ -162,7 +170,8 @@ def evaluate(
             ev.rollback_llr = roll.llr(e, n)
             ev.rollback_test, ev.major_test = roll.decide(e, n), major.decide(e, n)
             ev.rollback_rate_bound, ev.major_rate_bound = roll.rate_above(n), major.rate_above(n)
-            roll_test = ev.rollback_test
+            ev.rollback_ruled_out = policy.below(policy.rollback).decide(e, n) == BELOW
+            roll_test = BELOW if ev.rollback_ruled_out else UNDECIDED
             shown = f"{e:.0f} of {n:.0f} requests ({ev.rate:.2%})" if n > 0 else "no request"
             if ev.rollback_test == ABOVE:
                 ev.decision = "rollback"

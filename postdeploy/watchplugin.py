@@ -170,7 +170,8 @@ class WatchPlugin:
             )
             return
         deployed = deployment.deployed_at.timestamp()
-        longest = max(float(target.windows.first15), s.window)
+        # Past its close the window still starts at the deploy (window_since caps at `longest`).
+        longest = max(float(target.windows.first15), s.window) + max(60.0, s.interval)
         th = target.thresholds
 
         def client(name: str) -> Any:

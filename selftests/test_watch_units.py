@@ -103,6 +103,11 @@ def test_major_crossing_waits_until_rollback_is_ruled_out():
     assert ev.major_test == watch.ABOVE
     assert ev.rollback_test == watch.UNDECIDED
     assert ev.decision == watch.PENDING and ev.so_far.startswith("issues")
+    # 10 of 137 (7.3 %, a fault diluted by the clean seconds before it): "more like 10 % than
+    # 20 %" already, but not clearly below 10 %: no early "issues" while a rollback may come.
+    ev = watch.evaluate({"error_rate": err(10, 137)}, POLICY, at=12, elapsed=12, window=900)
+    assert ev.rollback_test == watch.BELOW and not ev.rollback_ruled_out
+    assert ev.decision == watch.PENDING
     # 3 % of 1000: above 1 %, and clearly below 10 %: issues, decided.
     ev = watch.evaluate({"error_rate": err(30, 1000)}, POLICY, at=90, elapsed=90, window=900)
     assert ev.decision == "issues"
