@@ -115,8 +115,10 @@ def run_case(env: dict[str, str], case: str, window: float, reports: Path) -> di
     while time.time() < deployed + window + 3:
         time.sleep(min(5.0, deployed + window + 3 - time.time()))
     rules = replay(state["prometheus_url"], state["prometheus_job"], deployed, minutes=round(window / 60))
+    first = next((e["elapsed"] for e in w.get("evaluations", []) if e.get("reasons")), None)
     return {
         "case": case,
+        "first_finding": first,
         "verdict": record.get("verdict"),
         "watch": (w.get("decision"), w.get("decided_after_s")),
         "reasons": w.get("reasons"),
@@ -127,14 +129,16 @@ def run_case(env: dict[str, str], case: str, window: float, reports: Path) -> di
 def table(rows: list[dict[str, Any]], window: float) -> str:
     lines = [
         f"| case | `--watch {window / 60:.0f}m` verdict | seconds from deploy | Argo-shaped (1m, failureLimit 1, count 5) "
-        "| Flagger-shaped (1m, threshold 5) | per-minute error rate / p95 |",
-        "|---|---|---:|---|---|---|",
+        "| Flagger-shaped (1m, threshold 5) | watch's first finding | per-minute error rate / p95 |",
+        "|---|---|---:|---|---|---|---|",
     ]
     for r in rows:
         decision, after = r["watch"]
         lines.append(
             f"| {r['case']} | {decision} | {after:.0f} | {r['argo'][0]} at {r['argo'][1]} s "
-            f"| {r['flagger'][0]} at {r['flagger'][1]} s | {', '.join(r['measurements'])} |"
+            f"| {r['flagger'][0]} at {r['flagger'][1]} s | "
+            + ("-" if r.get("first_finding") is None else f"{r['first_finding']:.0f} s")
+            + f" | {', '.join(r['measurements'])} |"
         )
     return "\n".join(lines)
 
