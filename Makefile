@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := postgresql postgresql-contrib prometheus prometheus-alertmanager prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test test-stress lint bench soak sandbox-up sandbox-down clean allure-report
+.PHONY: setup system demo test test-stress lint bench bench-watch soak sandbox-up sandbox-down clean allure-report
 
 setup: system $(STAMP)
 
@@ -55,6 +55,12 @@ soak: setup
 # `make bench BENCH_ARGS="--markdown BENCHMARKS.md"` also writes them into BENCHMARKS.md.
 bench: setup
 	$(PY) bench/first15.py $(BENCH_ARGS)
+
+# Seconds from the deploy to the verdict of `--watch 5m` per sandbox fault, next to Argo- and
+# Flagger-shaped rules replayed on the same Prometheus data (~6 min per case; not a test).
+# `make bench-watch BENCH_ARGS="--cases errors_5xx,slow"` runs fewer.
+bench-watch: setup
+	$(PY) bench/watch.py $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check postdeploy sandbox selftests tests_smoke tests_db tests_metrics tests_integrations

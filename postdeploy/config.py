@@ -617,6 +617,35 @@ class Charts:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """`--watch`: the sequential decision's error probabilities, and what `--watch-traffic` may call."""
+
+    # The chance of ending a watch on a rate that is at the bound (alpha), and of not
+    # ending it on one at `margin` x the bound (beta): Wald's SPRT (postdeploy/watch.py).
+    alpha: float = 0.01
+    beta: float = 0.01
+    margin: float = 2.0
+    # How often the watched checks are evaluated (`--watch-interval` overrides).
+    interval: Duration = Duration(10.0)
+    # The requests a p95 is judged on (0: [thresholds] min_requests).
+    min_latency_requests: int = 0
+    # Side-effect-free GET paths `--watch-traffic` may call, e.g. ["/api/v1/ping"].
+    traffic_endpoints: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta"):
+            if not 0 < getattr(self, name) < 0.5:
+                raise ValueError(f"{name} must be between 0 and 0.5 (an error probability), got {getattr(self, name)}")
+        if self.margin <= 1:
+            raise ValueError(f"margin must be above 1 (\"clearly above\" = margin x the bound), got {self.margin}")
+        if self.interval <= 0:
+            raise ValueError("interval must be positive")
+        bad = [p for p in self.traffic_endpoints if not p.startswith("/")]
+        if bad:
+            raise ValueError(f"traffic_endpoints are paths under the API's base URL (start with /): {bad[0]!r}")
+
+
+@dataclass(frozen=True)
 class Pushgateway:
     """Opt-in: one sample per check and the verdict pushed to a Prometheus Pushgateway."""
 
@@ -697,6 +726,7 @@ class Environment:
     pushgateway: Pushgateway | None = None
     grafana_annotation: GrafanaAnnotation | None = None
     slack: Slack | None = None
+    watch: Watch = field(default_factory=Watch)
 
     def alert_source(self) -> str | None:
         """Where morning.health reads the firing alerts: "alertmanager", "prometheus" or None (neither set up)."""

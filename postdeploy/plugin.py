@@ -16,7 +16,20 @@ from typing import Any
 
 import pytest
 
-from postdeploy import attest, budget, finish, gates, markers, reporting, scope, signoff, startup, timeline
+from postdeploy import (
+    attest,
+    budget,
+    finish,
+    gates,
+    markers,
+    reporting,
+    scope,
+    signoff,
+    startup,
+    timeline,
+    watch,
+    watchplugin,
+)
 from postdeploy.config import ENV_VAR, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
@@ -72,6 +85,8 @@ OPTIONS = {
         "POSTDEPLOY_PUSHGATEWAY_URL",
         "push the run's samples to this Pushgateway (overrides [pushgateway] url)",
     ),
+    # --watch, --watch-interval, --watch-traffic (watchplugin.py)
+    **watchplugin.OPTIONS,
 }
 
 
@@ -185,6 +200,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state.deployed_at = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     state.env = env
     state.phase = phase_of(config.option.markexpr)
+    if workerinput is None:
+        watchplugin.configure(config, state, setting)
     if workerinput is not None:
         state.run_dir = Path(workerinput["postdeploy_run_dir"]) if workerinput.get("postdeploy_run_dir") else None
         state.login_wire = workerinput.get("postdeploy_login")
@@ -483,7 +500,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finish.carry_allure_history(state.run_dir)
     if judged:
         finish.write_timeline(state.run_dir, data)
-    config.stash[finish.CHARTS] = finish.charts_html(state, when) if judged else ""
+    config.stash[finish.CHARTS] = (finish.charts_html(state, when) if judged else "") + watch.html_table(
+        data.get("watch")
+    )
     config.stash[WRITTEN] = data
 
 

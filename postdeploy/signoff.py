@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from postdeploy import budget
+from postdeploy import budget, watch
 from postdeploy.attest import attested, pending
 
 TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = {
@@ -126,6 +126,7 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
             out.append(f"- {MARK[outcome]} {label}{detail}")
         out.append("")
     out += attestation_lines(checks)
+    out += watch.markdown(record.get("watch"))
     failed = [c for c in checks if c.get("outcome") in ("failed", "error", "inconclusive")]
     out += [
         "## Sign-off",

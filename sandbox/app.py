@@ -56,6 +56,12 @@ from sandbox.web import ApiError, Request, Response, error_response
 MAX_BODY = 1024 * 1024
 # Endpoints the injected 5xx / unhandled faults leave alone, as the brief for them says.
 FAULT_EXEMPT = {f"{API}/ping", f"{API}/health", f"{API}/readiness"}
+# errors_5xx and its lower-rate variants: the share of injectable requests answering 500.
+RATES_5XX = {"errors_5xx": 0.3, "errors_5xx_10": 0.1, "errors_5xx_3": 0.03}
+
+
+def _share_5xx(faults: Any) -> float:
+    return max((rate for name, rate in RATES_5XX.items() if faults.active(name)), default=0.0)
 
 
 class InjectedFault(RuntimeError):
@@ -258,7 +264,7 @@ class AppHandler(BaseHTTPRequestHandler):
         injectable = request.path.startswith(API) and request.path.rstrip("/") not in FAULT_EXEMPT
         if injectable and ctx.faults.active("unhandled_errors") and random.random() < 0.3:
             raise InjectedFault("injected failure (sandbox fault unhandled_errors)")
-        if injectable and ctx.faults.active("errors_5xx") and random.random() < 0.3:
+        if injectable and random.random() < _share_5xx(ctx.faults):
             return error_response(500, "INTERNAL_ERROR", "Internal server error", request.path)
         if ctx.faults.active("endpoint_removed") and request.path.rstrip("/") == REMOVABLE_PATH:
             return error_response(404, "HTTP_404", "Not Found", request.path)

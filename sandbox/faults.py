@@ -25,6 +25,9 @@ FAULTS: dict[str, str] = {
     "startup_error": "redeploy so that the startup DB init fails and logs an ERROR",
     "error_logged": "the app logs one ERROR line at once",
     "errors_5xx": "30% of API requests (not ping/health/readiness) answer a handled 500",
+    # The same at lower rates, for the watch's time-to-detection benchmark (bench/watch.py).
+    "errors_5xx_3": "3% of API requests (not ping/health/readiness) answer a handled 500",
+    "errors_5xx_10": "10% of API requests (not ping/health/readiness) answer a handled 500",
     "unhandled_errors": "30% of API requests (not ping/health/readiness) raise unhandled",
     "slow": "+600 ms on every request except /metrics",
     "login_broken": "POST /api/v1/auth/login answers 500 INTERNAL_ERROR",
@@ -70,6 +73,8 @@ APP_FAULTS = frozenset(
     {
         "error_logged",
         "errors_5xx",
+        "errors_5xx_3",
+        "errors_5xx_10",
         "unhandled_errors",
         "slow",
         "login_broken",

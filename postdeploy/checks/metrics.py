@@ -131,12 +131,15 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
             "unhandled exceptions (errors_total, not in http_requests_total)": f"{unhandled:.0f}",
         }
     )
+    # The counts a watch decides on (postdeploy/watch.py); a later run may read them back too.
+    counts = {"requests": total, "errors": e5 + unhandled}
     if total < th.min_requests:
         return inconclusive(
             f"inconclusive: {total:.0f} requests in {window}, need {th.min_requests} to judge an error rate",
             value=f"{total:.0f} requests",
             threshold=f">= {th.min_requests} requests",
             evidence=evidence,
+            data=counts,
         )
     rate = rate_of(requests, e5, unhandled)
     shown = (
@@ -149,6 +152,7 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
             value=round(rate, 5),
             threshold=f"< {th.error_rate:.1%}",
             evidence=evidence,
+            data=counts,
             advice=advice("error_rate"),
             severity="critical",
         )
@@ -158,9 +162,12 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
             value=round(rate, 5),
             threshold=f"< {th.error_rate:.1%}",
             evidence=evidence,
+            data=counts,
             advice=advice("error_rate"),
         )
-    return passed(f"error rate {shown}", value=round(rate, 5), threshold=f"< {th.error_rate:.1%}", evidence=evidence)
+    return passed(
+        f"error rate {shown}", value=round(rate, 5), threshold=f"< {th.error_rate:.1%}", evidence=evidence, data=counts
+    )
 
 
 def latency_queries(job: str, window: Window, quantile: float = 0.95, *, exact: bool = True) -> dict[str, str]:
@@ -189,12 +196,14 @@ def latency_p95(prom: PromClient, job: str, window: Window, th: Thresholds) -> R
             evidence=evidence,
         )
     evidence["requests"] = f"{count:.0f}"
+    sample = {"requests": count, "p95": p95}
     if count < th.min_requests:
         return inconclusive(
             f"inconclusive: {count:.0f} requests in {window}, need {th.min_requests} to judge a p95",
             value=f"{count:.0f} requests",
             threshold=f">= {th.min_requests} requests",
             evidence=evidence,
+            data=sample,
         )
     shown = f"p95 {p95 * 1000:.0f} ms over {count:.0f} requests"
     if p95 >= th.latency_p95:
@@ -204,5 +213,6 @@ def latency_p95(prom: PromClient, job: str, window: Window, th: Thresholds) -> R
             threshold=limit,
             evidence=evidence,
             advice=advice("latency.p95"),
+            data=sample,
         )
-    return passed(shown, value=f"{p95 * 1000:.0f} ms", threshold=limit, evidence=evidence)
+    return passed(shown, value=f"{p95 * 1000:.0f} ms", threshold=limit, evidence=evidence, data=sample)

@@ -1,0 +1,428 @@
+"""The watch: a phase's metric, log and Sentry checks judged again and again, decided as early as the evidence allows.
+
+`pytest -m first15 --env E --watch 15m` runs the one-shot checks, then evaluates the
+watched checks every interval over [deploy, now] until the window (counted from the
+deploy) closes or the verdict is decided. This module is the library piece, without
+pytest: the sequential test, the stopping rule (`decide`), the loop (`run`, with an
+injected clock) and the renderings for the record, record.md and report.html.
+
+The stopping rule:
+- error rate: two of Wald's sequential probability ratio tests on the binomial rate,
+  "at or below the rollback bound" against "at margin x that bound", and the same for
+  the major bound; alpha is the chance of crying wolf on a rate at the bound, beta the
+  chance of missing one at margin x the bound (both 1 % by default, [watch] in the env file).
+  Crossing the rollback test's upper line ends the watch `rollback` at once.
+- a finding that can only make the verdict `issues` (the major error-rate test crossed,
+  p95 above its bound on at least `min_latency_requests` requests, a new ERROR log line,
+  a new Sentry issue) ends the watch `issues` once a rollback is ruled out: a third SPRT,
+  "at bound / margin" against "at the bound", has accepted the first (the rate is clearly
+  below the rollback bound). Until then the watch goes on: a rollback may still come.
+- `success` only when the window has closed and every watched check passes on enough data.
+  A healthy deployment is never declared good before its window closes.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from postdeploy.results import Result
+
+# The checks a watch can judge again, each over [deploy, now].
+WATCHED = ("error_rate", "latency.p95", "logs.clean", "sentry.new")
+ABOVE, BELOW, UNDECIDED = "above", "below", "undecided"
+PENDING = "watching"
+FINAL = ("success", "issues", "rollback")
+
+
+@dataclass(frozen=True)
+class Sprt:
+    """Wald's SPRT for a binomial rate: H0 p = p0 (at or below the bound) against H1 p = p1."""
+
+    p0: float
+    p1: float
+    alpha: float = 0.01
+    beta: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not 0 < self.p0 < self.p1 < 1:
+            raise ValueError(f"need 0 < p0 < p1 < 1, got p0={self.p0} p1={self.p1}")
+        if not (0 < self.alpha < 0.5 and 0 < self.beta < 0.5):
+            raise ValueError(f"error probabilities must be in (0, 0.5), got alpha={self.alpha} beta={self.beta}")
+
+    @property
+    def upper(self) -> float:
+        return math.log((1 - self.beta) / self.alpha)
+
+    @property
+    def lower(self) -> float:
+        return math.log(self.beta / (1 - self.alpha))
+
+    def llr(self, errors: float, n: float) -> float:
+        """The log-likelihood ratio of H1 to H0 after `errors` errors in `n` requests."""
+        ok = max(0.0, n - errors)
+        return errors * math.log(self.p1 / self.p0) + ok * math.log((1 - self.p1) / (1 - self.p0))
+
+    def decide(self, errors: float, n: float) -> str:
+        llr = self.llr(errors, n)
+        if llr >= self.upper:
+            return ABOVE
+        if llr <= self.lower:
+            return BELOW
+        return UNDECIDED
+
+    def rate_above(self, n: float) -> float | None:
+        """The error rate that, at this sample size, crosses the upper line (what "the bound" is now)."""
+        if n <= 0:
+            return None
+        a, b = math.log(self.p1 / self.p0), math.log((1 - self.p1) / (1 - self.p0))
+        return min(1.0, max(0.0, (self.upper / n - b) / (a - b)))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The bounds the watch decides against (from [thresholds] and [watch])."""
+
+    major: float = 0.01
+    rollback: float = 0.10
+    alpha: float = 0.01
+    beta: float = 0.01
+    margin: float = 2.0
+    latency_p95: float = 0.5
+    min_requests: int = 50
+    min_latency_requests: int = 50
+
+    def test(self, bound: float) -> Sprt:
+        """Above the bound: "at the bound" against "at margin x the bound"."""
+        return Sprt(bound, min(0.999, bound * self.margin), self.alpha, self.beta)
+
+    def below(self, bound: float) -> Sprt:
+        """Clearly below the bound: "at bound / margin" against "at the bound" (accepting the first)."""
+        return Sprt(bound / self.margin, bound, self.alpha, self.beta)
+
+
+@dataclass
+class Evaluation:
+    """One evaluation of the watched checks: what was seen, against what, and what it decided."""
+
+    at: float
+    elapsed: float
+    requests: float | None = None
+    errors: float | None = None
+    rate: float | None = None
+    rollback_llr: float | None = None
+    rollback_test: str = UNDECIDED
+    # "below": the rate is clearly under the rollback bound (bound / margin rather than the bound).
+    rollback_ruled_out: bool = False
+    rollback_rate_bound: float | None = None
+    major_test: str = UNDECIDED
+    major_rate_bound: float | None = None
+    p95: float | None = None
+    p95_requests: float | None = None
+    checks: dict[str, str] = field(default_factory=dict)
+    ours: int = 0
+    decision: str = PENDING
+    so_far: str = "no finding"
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("at", "elapsed", "rate", "rollback_llr", "rollback_rate_bound", "major_rate_bound", "p95"):
+            if out[key] is not None:
+                out[key] = round(out[key], 5 if key.endswith(("rate", "bound")) else 3)
+        return out
+
+
+def _num(data: Mapping[str, Any] | None, key: str) -> float | None:
+    if not data or data.get(key) is None:
+        return None
+    try:
+        return float(data[key])
+    except (TypeError, ValueError):
+        return None
+
+
+def evaluate(
+    results: Mapping[str, Result], policy: Policy, *, at: float, elapsed: float, window: float, ours: int = 0
+) -> Evaluation:
+    """Judge one evaluation of the watched checks; pure (results in, decision out).
+
+    `results` maps a watched check id to its Result over [deploy, now]; error_rate's data
+    holds `requests` and `errors`, latency.p95's `requests` and `p95` (seconds).
+    """
+    ev = Evaluation(at=at, elapsed=elapsed, ours=ours)
+    ev.checks = {cid: r.outcome for cid, r in results.items()}
+    closed = elapsed >= window
+    findings: list[str] = []
+    roll_test = BELOW  # without an error-rate check there is no rollback to wait for
+    err = results.get("error_rate")
+    if err is not None:
+        n, e = _num(err.data, "requests"), _num(err.data, "errors")
+        roll_test = UNDECIDED
+        if n is not None and e is not None:
+            ev.requests, ev.errors = n, e
+            ev.rate = e / n if n > 0 else None
+            roll, major = policy.test(policy.rollback), policy.test(policy.major)
+            ev.rollback_llr = roll.llr(e, n)
+            ev.rollback_test, ev.major_test = roll.decide(e, n), major.decide(e, n)
+            ev.rollback_rate_bound, ev.major_rate_bound = roll.rate_above(n), major.rate_above(n)
+            ev.rollback_ruled_out = policy.below(policy.rollback).decide(e, n) == BELOW
+            roll_test = BELOW if ev.rollback_ruled_out else UNDECIDED
+            shown = f"{e:.0f} of {n:.0f} requests ({ev.rate:.2%})" if n > 0 else "no request"
+            if ev.rollback_test == ABOVE:
+                ev.decision = "rollback"
+                ev.reasons = [
+                    f"error rate above the rollback bound {policy.rollback:.0%} "
+                    f"with {1 - policy.alpha:.0%} confidence: {shown}"
+                ]
+                return ev
+            if ev.major_test == ABOVE:
+                findings.append(
+                    f"error rate above the major bound {policy.major:.1%} "
+                    f"with {1 - policy.alpha:.0%} confidence: {shown}"
+                )
+    lat = results.get("latency.p95")
+    if lat is not None:
+        ev.p95, ev.p95_requests = _num(lat.data, "p95"), _num(lat.data, "requests")
+        if (
+            ev.p95 is not None
+            and (ev.p95_requests or 0) >= policy.min_latency_requests
+            and ev.p95 >= policy.latency_p95
+        ):
+            findings.append(
+                f"p95 {ev.p95 * 1000:.0f} ms over {ev.p95_requests:.0f} requests "
+                f"is above {policy.latency_p95 * 1000:.0f} ms"
+            )
+    for cid in ("logs.clean", "sentry.new"):
+        r = results.get(cid)
+        if r is not None and r.outcome == "failed":
+            findings.append(f"{cid}: {r.summary}")
+    if findings and roll_test == BELOW:
+        ev.decision, ev.reasons = "issues", findings
+        return ev
+    if closed:
+        ev.decision, ev.reasons = _at_close(results, policy, ev, findings)
+        return ev
+    ev.so_far = ("issues (rollback not ruled out yet)" if findings else "no finding") + (
+        f"; {len(findings)} finding(s)" if findings else ""
+    )
+    ev.reasons = findings
+    return ev
+
+
+def _at_close(
+    results: Mapping[str, Result], policy: Policy, ev: Evaluation, findings: list[str]
+) -> tuple[str, list[str]]:
+    """The window has closed: the checks' own judgement over [deploy, close], with the findings."""
+    reasons = list(findings)
+    verdict = "success"
+    for cid, r in results.items():
+        if r.outcome == "failed" and r.severity == "critical":
+            return "rollback", [f"{cid}: {r.summary}", *reasons]
+        if r.outcome in ("failed", "inconclusive"):
+            verdict = "issues"
+            line = f"{cid}: {r.summary}"
+            if not any(line == x or x.startswith(f"{cid}:") for x in reasons):
+                reasons.append(line)
+    if ev.rate is not None and (ev.requests or 0) >= policy.min_requests and ev.rate >= policy.rollback:
+        return "rollback", [f"error rate {ev.rate:.2%} over the window is above {policy.rollback:.0%}", *reasons]
+    if reasons:
+        verdict = "issues"
+    if verdict == "success":
+        reasons = ["the window closed with every watched check passing on enough data"]
+    return verdict, reasons
+
+
+@dataclass
+class Outcome:
+    """What the watch saw and decided; `evaluations` grow as it runs (an interrupted watch keeps them)."""
+
+    window: float
+    interval: float
+    deployed_at: float
+    started_at: float
+    evaluations: list[Evaluation] = field(default_factory=list)
+    results: dict[str, Result] = field(default_factory=dict)
+    decision: str = PENDING
+    decided_at: float | None = None
+    reasons: list[str] = field(default_factory=list)
+    status: str = "watching"  # watching, decided, interrupted
+    traffic: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decided_after(self) -> float | None:
+        return None if self.decided_at is None else self.decided_at - self.deployed_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window_s": round(self.window, 3),
+            "interval_s": round(self.interval, 3),
+            "deployed_at": round(self.deployed_at, 3),
+            "started_at": round(self.started_at, 3),
+            "status": self.status,
+            "decision": self.decision,
+            "decided_at": None if self.decided_at is None else round(self.decided_at, 3),
+            "decided_after_s": None if self.decided_after is None else round(self.decided_after, 1),
+            "reasons": list(self.reasons),
+            "traffic": dict(self.traffic),
+            "evaluations": [e.to_json() for e in self.evaluations],
+        }
+
+
+def run(
+    probe: Callable[[float], Mapping[str, Result]],
+    policy: Policy,
+    *,
+    deployed_at: float,
+    window: float,
+    interval: float,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    on_evaluation: Callable[[Outcome, Evaluation], None] | None = None,
+    ours: Callable[[], int] = lambda: 0,
+) -> Outcome:
+    """Evaluate `probe(now)` every `interval` until the window closes or the verdict is decided.
+
+    The last evaluation is made at the close of the window (deploy + window), not after it.
+    A KeyboardInterrupt leaves the outcome "interrupted" with what was seen (re-raised).
+    """
+    out = Outcome(window=window, interval=interval, deployed_at=deployed_at, started_at=clock())
+    try:
+        while True:
+            now = clock()
+            results = probe(now)
+            ev = evaluate(results, policy, at=now, elapsed=now - deployed_at, window=window, ours=ours())
+            out.evaluations.append(ev)
+            out.results = dict(results)
+            if on_evaluation is not None:
+                on_evaluation(out, ev)
+            if ev.decision in FINAL:
+                out.decision, out.decided_at, out.reasons, out.status = ev.decision, now, ev.reasons, "decided"
+                return out
+            close = deployed_at + window
+            wake = min(now + interval, close)
+            # Sleep in slices so that a Ctrl-C lands promptly; no busy loop.
+            while (left := wake - clock()) > 0:
+                sleep(min(left, 1.0))
+    except KeyboardInterrupt:
+        out.status = "interrupted"
+        raise
+
+
+def final_results(out: Outcome) -> dict[str, Result]:
+    """Each watched check's result at the end of the watch, agreeing with the watch's decision.
+
+    An early rollback may come on fewer requests than a one-shot check judges (say 9 errors
+    in 12): the error-rate result then says what the sequential test saw, as a critical
+    failure. Each result's evidence says when and why the watch ended.
+    """
+    final: dict[str, Result] = {}
+    ending_line = ending(out.to_json())
+    for cid, r in out.results.items():
+        evidence = {**r.evidence, "watch": ending_line}
+        final[cid] = replace(r, evidence=evidence)
+    err = final.get("error_rate")
+    last = out.evaluations[-1] if out.evaluations else None
+    if err is not None and last is not None and out.status == "decided":
+        bound = f"< {last.major_rate_bound:.1%}" if last.major_rate_bound is not None else err.threshold
+        value = round(last.rate, 5) if last.rate is not None else err.value
+        if out.decision == "rollback" and last.rollback_test == ABOVE and err.severity != "critical":
+            final["error_rate"] = replace(
+                err, outcome="failed", summary=out.reasons[0], severity="critical", value=value, threshold=bound
+            )
+        elif out.decision == "issues" and last.major_test == ABOVE and err.outcome != "failed":
+            final["error_rate"] = replace(err, outcome="failed", summary=last.reasons[0], value=value)
+    return final
+
+
+# -- how the watch is shown ------------------------------------------------------------------
+
+
+def clock_text(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def progress_line(out: Outcome, ev: Evaluation) -> str:
+    """`watch 0:42/2:00  requests 412 (ours 38)  error rate 4.13% (rollback above 17.2%)  p95 41 ms  so far: ...`."""
+    parts = [f"watch {clock_text(ev.elapsed)}/{clock_text(out.window)}"]
+    if ev.requests is not None:
+        ours = f" (ours {ev.ours})" if out.traffic else ""
+        parts.append(f"requests {ev.requests:.0f}{ours}")
+        if ev.rate is not None:
+            bound = f"rollback above {ev.rollback_rate_bound:.1%}" if ev.rollback_rate_bound is not None else ""
+            parts.append(f"error rate {ev.rate:.2%}" + (f" ({bound})" if bound else ""))
+    else:
+        parts.append("requests -")
+    parts.append(f"p95 {ev.p95 * 1000:.0f} ms" if ev.p95 is not None else "p95 -")
+    parts.append(f"decided: {ev.decision.upper()}" if ev.decision in FINAL else f"so far: {ev.so_far}")
+    return "  ".join(parts)
+
+
+def ending(watch: Mapping[str, Any]) -> str:
+    """One sentence: when and why the watch ended (record.md, the terminal summary)."""
+    window = clock_text(watch.get("window_s") or 0)
+    evs = watch.get("evaluations") or []
+    if watch.get("status") == "interrupted":
+        last = clock_text(evs[-1]["elapsed"]) if evs else "0:00"
+        return f"interrupted at {last} of its {window} window after {len(evs)} evaluation(s): no verdict"
+    if watch.get("status") != "decided":
+        return f"did not finish ({len(evs)} evaluation(s))"
+    after = clock_text(watch.get("decided_after_s") or 0)
+    why = "; ".join(watch.get("reasons") or [])
+    early = "" if watch.get("decision") == "success" else " (before the window closed)"
+    if watch.get("decision") != "success" and (watch.get("decided_after_s") or 0) >= (watch.get("window_s") or 0):
+        early = " (at the close of the window)"
+    return (
+        f"decided {str(watch.get('decision')).upper()} {after} after the deploy{early}, "
+        f"window {window}, {len(evs)} evaluation(s): {why}"
+    )
+
+
+def markdown(watch: Mapping[str, Any] | None) -> list[str]:
+    """The watch's lines of record.md."""
+    if not watch:
+        return []
+    out = ["", "## Watch", "", f"The watch {ending(watch)}.", ""]
+    traffic = watch.get("traffic") or {}
+    if traffic:
+        out.append(
+            f"Watch traffic (ours, counted apart): {traffic.get('sent', 0)} GETs at {traffic.get('rate', '?')}, "
+            f"{traffic.get('failed', 0)} failed, to {', '.join(traffic.get('endpoints', []))}."
+        )
+        out.append("")
+    return out
+
+
+def _cell(v: Any, fmt: str = "{}") -> str:
+    return "-" if v is None else html.escape(fmt.format(v))
+
+
+def html_table(watch: Mapping[str, Any] | None) -> str:
+    """The evaluations and the moment of decision, as a table for report.html."""
+    if not watch:
+        return ""
+    rows = []
+    evs = watch.get("evaluations") or []
+    for n, ev in enumerate(evs):
+        decided = n == len(evs) - 1 and ev.get("decision") in FINAL
+        style = ' style="font-weight:bold"' if decided else ""
+        rows.append(
+            f"<tr{style}><td>{clock_text(ev['elapsed'])}</td><td>{_cell(ev.get('requests'), '{:.0f}')}</td>"
+            f"<td>{_cell(ev.get('ours'))}</td>"
+            f"<td>{_cell(ev.get('rate'), '{:.2%}')}</td><td>{_cell(ev.get('rollback_rate_bound'), '{:.1%}')}</td>"
+            f"<td>{_cell(ev.get('major_rate_bound'), '{:.1%}')}</td>"
+            f"<td>{_cell(None if ev.get('p95') is None else ev['p95'] * 1000, '{:.0f} ms')}</td>"
+            f"<td>{html.escape(ev.get('decision') if ev.get('decision') in FINAL else ev.get('so_far', ''))}</td></tr>"
+        )
+    return (
+        '<div class="postdeploy-watch"><h2>Watch</h2>'
+        f"<p>{html.escape(ending(watch))}</p>"
+        "<table><thead><tr><th>since deploy</th><th>requests</th><th>ours</th><th>error rate</th>"
+        "<th>rollback above</th><th>issues above</th><th>p95</th><th>decision</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )

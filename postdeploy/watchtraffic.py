@@ -1,0 +1,93 @@
+"""`--watch-traffic 2/s`: paced GETs to side-effect-free endpoints, so that an idle service produces evidence.
+
+The endpoints come from the environment file (`[watch] traffic_endpoints`); only GET, one
+request at a time, on a client of its own (its requests are counted apart from the
+users' traffic and from the suite's API request budget). Every request has the API's
+timeouts; a failed request is counted, never raised.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from postdeploy.apiclient import tls_verify
+from postdeploy.config import Api
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|min)\s*$")
+MAX_RATE = 20.0
+
+
+def parse_rate(text: str) -> float:
+    """Requests per second from "2/s" or "30/m"; ValueError with the accepted forms."""
+    m = _RATE.match(text or "")
+    if not m:
+        raise ValueError(f"not a request rate: {text!r} (write e.g. 2/s or 30/m)")
+    rate = float(m[1]) / (1.0 if m[2] == "s" else 60.0)
+    if not 0 < rate <= MAX_RATE:
+        raise ValueError(f"request rate {text!r} out of range: above 0 and at most {MAX_RATE:g}/s")
+    return rate
+
+
+class Traffic:
+    """A background thread sending paced GETs until `stop()`."""
+
+    def __init__(self, api: Api, endpoints: list[str], rate: float, label: str = "") -> None:
+        self.endpoints = list(endpoints)
+        self.rate = rate
+        self.label = label or f"{rate:g}/s"
+        self.sent = 0
+        self.failed = 0
+        self.by_status: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._client = httpx.Client(
+            base_url=api.base_url.rstrip("/"),
+            timeout=httpx.Timeout(api.read_timeout, connect=api.connect_timeout),
+            verify=tls_verify(api),
+            headers={**api.headers, "User-Agent": "postdeploy-watch-traffic"},
+            follow_redirects=False,
+        )
+        self._thread = threading.Thread(target=self._loop, name="postdeploy-watch-traffic", daemon=True)
+
+    def start(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        period = 1.0 / self.rate
+        next_at = time.monotonic()
+        n = 0
+        while not self._stop.is_set():
+            path = self.endpoints[n % len(self.endpoints)]
+            n += 1
+            try:
+                status = str(self._client.get(path).status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            self.sent += 1
+            self.by_status[status] = self.by_status.get(status, 0) + 1
+            if not status.isdigit() or int(status) >= 500:
+                self.failed += 1
+            next_at += period
+            # Paced, not bursting to catch up after a slow answer.
+            next_at = max(next_at, time.monotonic())
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._client.close()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rate": self.label,
+            "endpoints": self.endpoints,
+            "sent": self.sent,
+            "failed": self.failed,
+            "by_status": dict(sorted(self.by_status.items())),
+        }

@@ -1,0 +1,111 @@
+"""End to end: `pytest -m first15 --env local --watch ...` against a real sandbox.
+
+Every wait is bounded and on a condition (a record on disk, a process that ended); the
+decision itself is unit-tested in test_watch_units.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sandboxrun import ROOT, Sandbox, wait_for
+
+
+def _watch(run_record: dict) -> dict:
+    assert "watch" in run_record, f"no watch in the record: {sorted(run_record)}"
+    return run_record["watch"]
+
+
+def test_errors_5xx_after_a_heal_is_rolled_back_well_before_the_window_closes(box: Sandbox, tmp_path: Path):
+    box.heal()  # a fresh deploy: the window counts from its start
+    try:
+        box.fault("errors_5xx")
+        # The sandbox's 30 % hits half its traffic (ping, health and readiness are exempt): ~12 %
+        # overall, too close to the 10 % bound to prove within a minute on ~10 requests/s. The
+        # watch's own paced GETs reach the fault: the evidence a quiet service would lack.
+        run = box.run_suite(tmp_path, "--watch", "2m", "--watch-interval", "3s", "--watch-traffic", "10/s", timeout=240)
+    finally:
+        box.heal()
+    w = _watch(run.record)
+    assert run.record["verdict"] == "rollback", run.record["verdict_reasons"]
+    assert w["status"] == "decided" and w["decision"] == "rollback", w["reasons"]
+    assert w["decided_at"] and w["decided_after_s"] < 90, w["decided_after_s"]
+    evs = w["evaluations"]
+    assert evs and evs[-1]["decision"] == "rollback" and evs[-1]["requests"] > 0
+    assert all(e["decision"] == "watching" for e in evs[:-1])
+    assert {"at", "elapsed", "requests", "rate", "rollback_rate_bound", "decision"} <= set(evs[-1])
+    assert w["traffic"]["sent"] > 0 and evs[-1]["ours"] > 0, w["traffic"]
+    err = run.check("error_rate")
+    assert err["outcome"] == "failed" and "rollback bound 10%" in err["summary"] + run.text("error_rate")
+    assert "decided ROLLBACK" in (run.folder / "record.md").read_text()
+    assert "postdeploy-watch" in (run.folder / "report.html").read_text()
+    assert run.seconds < 120, f"the run took {run.seconds:.0f}s: the watch did not stop at the decision"
+    assert run.returncode == 1 and "Traceback" not in run.output
+
+
+def test_healthy_watch_succeeds_after_the_window_closes_not_before(box: Sandbox, tmp_path: Path):
+    box.heal()
+    run = box.run_suite(tmp_path, "--watch", "40s", "--watch-interval", "5s", timeout=180)
+    w = _watch(run.record)
+    assert run.record["verdict"] == "success", run.record["verdict_reasons"]
+    assert w["decision"] == "success" and w["decided_after_s"] >= 40, w
+    evs = w["evaluations"]
+    assert len(evs) >= 2 and all(e["decision"] == "watching" for e in evs[:-1])
+    assert all(e["elapsed"] < 40 for e in evs[:-1]) and evs[-1]["elapsed"] >= 40
+    assert evs[-1]["requests"] >= run.record["thresholds"]["min_requests"]
+    assert "decided SUCCESS" in run.output and run.returncode == 0
+
+
+def test_an_interrupted_watch_leaves_an_incomplete_record(box: Sandbox, tmp_path: Path):
+    cmd = [sys.executable, "-m", "pytest", "-m", "first15", "--env", "local", f"--reports-dir={tmp_path}", "-q"]
+    cmd += ["--watch", "2m", "--watch-interval", "2s"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=box.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def watching() -> bool:
+        for path in (tmp_path / "local").glob("*-first15/record.json"):
+            try:
+                return len(json.loads(path.read_text()).get("watch", {}).get("evaluations", [])) >= 1
+            except ValueError:  # being written
+                return False
+        return False
+
+    try:
+        wait_for("the watch's first evaluation in record.json", watching, 90)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    record = json.loads(next((tmp_path / "local").glob("*-first15/record.json")).read_text())
+    assert record["verdict"] == "incomplete", record["verdict_reasons"]
+    assert record["watch"]["status"] == "interrupted" and record["watch"]["evaluations"]
+    assert "Traceback" not in out
+
+
+def test_watch_usage_errors_are_one_line(box: Sandbox, tmp_path: Path):
+    started = time.monotonic()
+    for args, words in (
+        (["--watch", "soon"], "invalid --watch 'soon'"),
+        (["--watch", "1m", "-n", "2"], "cannot be combined with -n"),
+        (["--watch-interval", "5s"], "needs --watch DURATION"),
+        (["--watch", "1m", "--watch-traffic", "lots"], "write e.g. 2/s"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-m", "first15", "--env", "local", f"--reports-dir={tmp_path}", *args],
+            cwd=ROOT,
+            env=box.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 4, (args, proc.stdout[-500:], proc.stderr[-500:])
+        assert words in proc.stderr, (args, proc.stderr[-500:])
+        assert "Traceback" not in proc.stderr
+    assert time.monotonic() - started < 60
