@@ -1,9 +1,15 @@
-"""The examples in deploy/ parse, have the shape their platform needs, and run only what exists.
+"""The examples in deploy/ match their platforms' schemas and run only what exists.
 
-"What exists": every `pytest -m X` is a registered phase, every `--env NAME` has its
-environments/NAME.toml, every long option is one the plugin registers, every
-`python -m postdeploy SUB` is a real subcommand, every POSTDEPLOY_* variable is one the
-plugin reads. No network, no sandbox.
+Structure comes from the platforms' own schemas, not from this file: check-jsonschema's
+vendored GitHub workflow and GitLab CI schemas, kubernetes-validate's Kubernetes schemas
+(strict: an unknown field fails) for the CronJobs and for the Job the AnalysisTemplate
+embeds, and the Argo Rollouts AnalysisTemplate CRD (selftests/contracts/, source noted).
+What a schema cannot say is asserted here: the job runs the right phase, keeps its
+reports, gates on `python -m postdeploy verdict reports/prod`, reads secrets from the
+platform's secret store, and "what exists": every `pytest -m X` is a registered phase,
+every `--env NAME` has its environments/NAME.toml, every long option is one the plugin
+registers, every `python -m postdeploy SUB` is a real subcommand, every POSTDEPLOY_*
+variable is one the plugin reads. No network, no sandbox.
 """
 
 from __future__ import annotations
@@ -12,10 +18,14 @@ import configparser
 import json
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -39,6 +49,7 @@ FILES = {
     "kubernetes/analysis-template.yaml",
 }
 YAML_FILES = sorted(p for p in FILES if p.endswith((".yml", ".yaml")))
+KUBERNETES_FILES = ["kubernetes/cronjob-daily.yaml", "kubernetes/cronjob-weekly.yaml"]
 PYTEST_FLAGS = {flag for flag, *_ in plugin.OPTIONS.values()} | {"--allow-writes"}
 PLUGIN_VARS = {var for _, _, var, _ in plugin.OPTIONS.values()}
 # The variables environments/prod.toml reads its secrets from (password_env, token_env, ...).
@@ -46,6 +57,22 @@ SECRETS = sorted(
     re.findall(r'^\s*\w+_env\s*=\s*"(\w+)"', (ROOT / "environments/prod.toml").read_text(encoding="utf-8"), re.M)
 )
 SHELL_STOP = re.compile(r"^(\|\||&&|;|\||\d?>>?|\d?>&\d|<)")
+# check-jsonschema's vendored schemas (offline) and its options, as its check-github-workflows
+# and check-gitlab-ci pre-commit hooks run them (GitLab's `!reference` tags, ECMAScript regexes).
+CI_SCHEMAS = {
+    "github-actions.yml": ["--builtin-schema", "vendor.github-workflows"],
+    "gitlab-ci.yml": [
+        "--builtin-schema",
+        "vendor.gitlab-ci",
+        "--data-transform",
+        "gitlab-ci",
+        "--regex-variant",
+        "nonunicode",
+    ],
+}
+# The oldest Kubernetes the examples promise to run on (CronJob timeZone is GA since 1.27).
+KUBERNETES = "1.30"
+ARGO_SCHEMA = ROOT / "selftests" / "contracts" / "argo-rollouts-analysistemplate-subset.json"
 
 
 def text(name: str) -> str:
@@ -54,6 +81,42 @@ def text(name: str) -> str:
 
 def docs(name: str) -> list[Any]:
     return [d for d in yaml.safe_load_all(text(name)) if d is not None]
+
+
+def ci_schema_problems(name: str, path: Path | None = None) -> str:
+    """check-jsonschema's report on a CI file ('' when it is valid)."""
+    target = path or DEPLOY / name
+    cmd = [sys.executable, "-m", "check_jsonschema", "--color", "never", *CI_SCHEMAS[name], str(target)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    return "" if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()
+
+
+def kubernetes_problems(doc: dict[str, Any]) -> list[str]:
+    """What the Kubernetes schema of KUBERNETES (strict: no unknown field) says about one object."""
+    try:
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        where = ".".join(str(p) for p in e.path) or "(top)"
+        return [f"{doc['kind']} {doc['metadata'].get('name')}: {where}: {e.message} (Kubernetes {e.version})"]
+    except kubernetes_validate.SchemaNotFoundError as e:
+        return [e.message]
+    return []
+
+
+def argo_problems(doc: dict[str, Any]) -> list[str]:
+    """The AnalysisTemplate against the Argo Rollouts CRD, and each Job it embeds against Kubernetes'."""
+    schema = json.loads(ARGO_SCHEMA.read_text(encoding="utf-8"))
+    problems = [f"{e.json_path}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(doc)]
+    if problems:
+        return problems
+    for metric in doc["spec"]["metrics"]:
+        job = metric["provider"].get("job")
+        if job:
+            meta = {"name": metric["name"], **job.get("metadata", {})}
+            problems += kubernetes_problems(
+                {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": job["spec"]}
+            )
+    return problems
 
 
 def dockerfile() -> dict[str, list[str]]:
@@ -152,17 +215,69 @@ def test_deploy_holds_exactly_the_checked_files_and_the_readme_covers_each() -> 
         assert f"`{name}`" in readme, f"deploy/README.md says nothing about {name}"
 
 
-@pytest.mark.parametrize("name", YAML_FILES)
-def test_yaml_parses_into_mappings(name: str) -> None:
-    loaded = docs(name)
-    assert loaded and all(isinstance(d, dict) for d in loaded)
+def test_every_yaml_example_is_validated_by_a_schema() -> None:
+    assert set(YAML_FILES) == set(CI_SCHEMAS) | set(KUBERNETES_FILES) | {"kubernetes/analysis-template.yaml"}
+
+
+@pytest.mark.parametrize("name", sorted(CI_SCHEMAS))
+def test_ci_file_matches_its_vendored_schema(name: str) -> None:
+    problems = ci_schema_problems(name)
+    assert not problems, f"deploy/{name} does not match its schema:\n{problems}"
+
+
+@pytest.mark.parametrize("name", KUBERNETES_FILES)
+def test_kubernetes_manifest_matches_the_kubernetes_schema(name: str) -> None:
+    problems = [p for doc in docs(name) for p in kubernetes_problems(doc)]
+    assert not problems, f"deploy/{name}: " + "; ".join(problems)
+
+
+def test_analysis_template_matches_the_argo_rollouts_crd_and_its_job_the_kubernetes_schema() -> None:
+    (doc,) = docs("kubernetes/analysis-template.yaml")
+    problems = argo_problems(doc)
+    assert not problems, "deploy/kubernetes/analysis-template.yaml: " + "; ".join(problems)
+
+
+# A slip of the kind people make, in each validated file: the validator must refuse it.
+BROKEN = [
+    ("github-actions.yml", "runs-on: ubuntu-latest", "runs_on: ubuntu-latest", "'runs-on' is a required property"),
+    ("gitlab-ci.yml", "when: always", "when: allways", "'allways' is not one of"),
+    (
+        "kubernetes/cronjob-daily.yaml",
+        'args: ["-m", "daily", "--env", "prod"]',
+        "args: -m daily --env prod",
+        "is not of type 'array'",
+    ),
+    ("kubernetes/cronjob-weekly.yaml", "concurrencyPolicy:", "concurrency:", "Additional properties are not allowed"),
+    (
+        "kubernetes/analysis-template.yaml",
+        "      provider:\n",
+        "      providers:\n",
+        "'provider' is a required property",
+    ),
+    ("kubernetes/analysis-template.yaml", "mountPath:", "mountpath:", "'mountPath' is a required property"),
+]
+
+
+@pytest.mark.parametrize("name, old, new, expected", BROKEN, ids=[f"{b[0]}:{b[2].strip()}" for b in BROKEN])
+def test_the_validators_refuse_a_broken_example(name: str, old: str, new: str, expected: str, tmp_path: Path) -> None:
+    source = text(name)
+    assert source.count(old) == 1, f"deploy/{name} no longer holds {old!r}: update BROKEN"
+    broken = source.replace(old, new)
+    if name in CI_SCHEMAS:
+        path = tmp_path / Path(name).name
+        path.write_text(broken, encoding="utf-8")
+        problems = ci_schema_problems(name, path)
+    else:
+        (doc,) = [d for d in yaml.safe_load_all(broken) if d is not None]
+        check = argo_problems if doc["kind"] == "AnalysisTemplate" else kubernetes_problems
+        problems = "\n".join(check(doc))
+    assert expected in problems, problems or "accepted"
 
 
 def test_github_actions_job_runs_checks_uploads_always_and_gates_on_the_verdict() -> None:
     (wf,) = docs("github-actions.yml")
     (job,) = wf["jobs"].values()
     steps = job["steps"]
-    assert isinstance(steps, list) and steps
     uses = [s.get("uses", "") for s in steps]
     assert any(u.startswith("actions/checkout@") for u in uses)
     (setup,) = [s for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
@@ -200,8 +315,8 @@ def test_gitlab_job_keeps_artifacts_always_and_only_issues_are_allowed_to_fail()
     assert not [p for s in script for p in command_problems(s)]
 
 
-@pytest.mark.parametrize("name", ["kubernetes/cronjob-daily.yaml", "kubernetes/cronjob-weekly.yaml"])
-def test_cronjob_shape(name: str) -> None:
+@pytest.mark.parametrize("name", KUBERNETES_FILES)
+def test_cronjob_runs_its_phase_once_at_a_time_with_the_secret(name: str) -> None:
     (doc,) = docs(name)
     assert (doc["apiVersion"], doc["kind"]) == ("batch/v1", "CronJob")
     assert len(doc["spec"]["schedule"].split()) == 5
@@ -218,7 +333,6 @@ def test_cronjob_shape(name: str) -> None:
 
 def test_analysis_template_job_runs_checks_then_fails_on_rollback() -> None:
     (doc,) = docs("kubernetes/analysis-template.yaml")
-    assert (doc["apiVersion"], doc["kind"]) == ("argoproj.io/v1alpha1", "AnalysisTemplate")
     spec = pod_spec(doc)
     assert spec["restartPolicy"] == "Never"
     (container,) = spec["containers"]
