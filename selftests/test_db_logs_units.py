@@ -18,7 +18,7 @@ from postdeploy.logpatterns import count_patterns, is_error, normalise, pattern_
 from postdeploy.logs import LogSource, parse_line, parse_lines
 from postdeploy.promql import Sample, Series
 from postdeploy.sizehistory import SizeRecord, append, parse, read
-from postdeploy.trends import disagree, fit, flat, growth, per_day, seconds_to_empty, unchanged_tail
+from postdeploy.stats import disagree, fit, flat, growth, per_day, seconds_to_empty, unchanged_tail
 
 # -- trends ------------------------------------------------------------------------------
 

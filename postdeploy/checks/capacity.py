@@ -21,12 +21,13 @@ import psycopg
 from postdeploy.checks.advice import advice
 from postdeploy.checks.database import SIZE_SQL, rows
 from postdeploy.config import Capacity
+from postdeploy.durations import human_bytes, human_days
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
 from postdeploy.sizehistory import read
-from postdeploy.trends import fit, human_bytes, human_days, per_day, seconds_to_empty
+from postdeploy.stats import fit, per_day, seconds_to_empty
 
 MIN_POINTS = 5
 

@@ -20,12 +20,13 @@ import psycopg
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import DbChecks
+from postdeploy.durations import human_bytes
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 from postdeploy.sizehistory import SizeRecord, append, read
-from postdeploy.trends import disagree, fit, flat, growth, human_bytes, unchanged_tail
+from postdeploy.stats import disagree, fit, flat, growth, unchanged_tail
 
 MIN_POINTS = 5
 

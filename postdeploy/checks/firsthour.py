@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from postdeploy import stats
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.checks.metrics import Window
@@ -135,9 +136,9 @@ def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thr
         series = prom.query_range(query, now - window.seconds, now, step)
     except TargetError as exc:
         return failed(f"cannot read memory: {exc}", evidence=evidence, advice=advice("resources"))
-    worst: tuple[str, trends.Slope] | None = None
+    worst: tuple[str, stats.Slope] | None = None
     for s in series:
-        fit = trends.slope(s.points)
+        fit = stats.slope(s.points)
         if fit is None:
             continue
         name = s.labels.get("instance", "?")
@@ -183,7 +184,7 @@ def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thr
     )
 
 
-def describe_slope(fit: trends.Slope, window: float) -> str:
+def describe_slope(fit: stats.Slope, window: float) -> str:
     """RSS 45 MB -> 61 MB over 25s (26 points), +0.64 MB/s = +2304 MB/h (r2 0.99); in 1h: 2.3 GB."""
     return (
         f"{fit.first / MB:.1f} MB -> {fit.last / MB:.1f} MB over {human(fit.span)} ({fit.points} points), "

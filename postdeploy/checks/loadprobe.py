@@ -23,6 +23,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import LoadProbe
 from postdeploy.errors import TargetError
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
+from postdeploy.stats import percentile
 
 HARD_MAX_COUNT = 2000
 HARD_MAX_CONCURRENCY = 16
@@ -42,16 +43,6 @@ def parse_endpoints(entries: list[str]) -> list[tuple[str, str]]:
             raise ValueError(f"load_probe.endpoints: {entry!r} refused: the probe sends only GET and HEAD")
         out.append((method, parts[1]))
     return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-th percentile (0-100) with linear interpolation between closest ranks."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass
