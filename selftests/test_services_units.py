@@ -33,7 +33,7 @@ from postdeploy.config import (
 )
 from postdeploy.errors import BadResponse, ConfigError
 from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrations import fincra_probe, parse_http_spec, smtp_probe
+from postdeploy.integrationprobes import fincra_probe, parse_http_spec, smtp_probe
 from postdeploy.promql import Series
 from postdeploy.redaction import Secret
 

@@ -15,7 +15,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import Baseline, Thresholds
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
 from postdeploy.results import Result, failed, inconclusive, passed
 

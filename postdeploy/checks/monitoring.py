@@ -17,7 +17,7 @@ from postdeploy.config import Environment, Sentry
 from postdeploy.errors import TargetError
 from postdeploy.grafana import DashboardMissing, GrafanaClient
 from postdeploy.httpjson import JsonClient, message_of
-from postdeploy.logs import LogSource
+from postdeploy.logsource import LogSource
 from postdeploy.promql import PromClient
 from postdeploy.results import Result, failed, passed, skipped
 
