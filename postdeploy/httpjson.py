@@ -165,9 +165,7 @@ class JsonClient:
         where = self.where(method, url)
         return TargetUnreachable(f"{where}: cannot connect: {why}", target=where if self.secret_url else url)
 
-    def after_reset(
-        self, method: str, path: str, kwargs: dict[str, Any], exc: httpx.TransportError
-    ) -> httpx.Response:
+    def after_reset(self, method: str, path: str, kwargs: dict[str, Any], exc: httpx.TransportError) -> httpx.Response:
         """The server dropped the connection mid-request; by default a failure like any other."""
         del kwargs
         raise self.cannot_connect(method, self.url(path), exc) from None

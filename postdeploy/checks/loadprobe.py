@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from postdeploy import promqueries
 from postdeploy.apiclient import ApiClient
 from postdeploy.checks.advice import advice
 from postdeploy.config import LoadProbe
@@ -196,5 +197,5 @@ def load_probe(api: ApiClient, cfg: LoadProbe) -> Result:
 def server_p50_query(job: str, paths: list[str], seconds: float) -> str:
     """PromQL for the server-side median of the given endpoints over the last `seconds`."""
     alternatives = "|".join(p.rstrip("/") or "/" for p in paths)
-    sel = f'job="{job}",endpoint=~"{alternatives}"'
-    return f"histogram_quantile(0.5, sum by (le) (increase(http_request_duration_seconds_bucket{{{sel}}}[{max(1, math.ceil(seconds))}s])))"
+    rng = f"[{max(1, math.ceil(seconds))}s]"
+    return promqueries.latency_quantile(0.5, job, rng, fn="increase", extra=f'endpoint=~"{alternatives}"')
