@@ -30,54 +30,50 @@ def of_job(job: str, extra: str = "") -> str:
 
 
 # -- selectors (one series set each) ----------------------------------------------------------
-def requests(job: str) -> str:
-    """Every answered request."""
-    return f"{REQUESTS}{{{of_job(job)}}}"
-
-
-def requests_5xx(job: str) -> str:
-    """The requests answered with a 5xx status."""
-    return f'{REQUESTS}{{{of_job(job)},status=~"5.."}}'
-
-
-def unhandled(job: str) -> str:
-    """Unhandled exceptions (not in `requests`: a database outage shows here, not as 5xx)."""
-    return f"{UNHANDLED}{{{of_job(job)}}}"
+def series(metric: str, job: str, extra: str = "") -> str:
+    """The series of `metric` scraped from the job (and matching `extra`)."""
+    return f"{metric}{{{of_job(job, extra)}}}"
 
 
 def traffic(job: str) -> dict[str, str]:
-    """The three counters an error rate is made of: requests, 5xx answers, unhandled exceptions."""
+    """The three counters an error rate is made of: every answered request, the 5xx answers, and
+    the unhandled exceptions (not in the requests: a database outage shows there, not as 5xx)."""
     return {"requests": requests(job), "5xx": requests_5xx(job), "unhandled": unhandled(job)}
 
 
+def requests(job: str) -> str:
+    return series(REQUESTS, job)
+
+
+def requests_5xx(job: str) -> str:
+    return series(REQUESTS, job, 'status=~"5.."')
+
+
+def unhandled(job: str) -> str:
+    return series(UNHANDLED, job)
+
+
 def duration_buckets(job: str, extra: str = "") -> str:
-    return f"{DURATION}_bucket{{{of_job(job, extra)}}}"
+    return series(f"{DURATION}_bucket", job, extra)
 
 
 def duration_count(job: str) -> str:
-    return f"{DURATION}_count{{{of_job(job)}}}"
+    return series(f"{DURATION}_count", job)
 
 
 def rss(job: str) -> str:
     """Resident memory of each process of the job."""
-    return f"{RSS}{{{of_job(job)}}}"
-
-
-def cpu(job: str) -> str:
-    return f"{CPU}{{{of_job(job)}}}"
+    return series(RSS, job)
 
 
 def started_after(job: str, epoch: float) -> str:
     """The processes of the job started at or after `epoch` (Unix seconds): those of a deploy."""
-    return f"({START_TIME}{{{of_job(job)}}} >= {epoch:.0f})"
+    return f"({series(START_TIME, job)} >= {epoch:.0f})"
 
 
 def business(job: str) -> dict[str, str]:
     """The business counters, by name."""
-    return {
-        "registrations": f"{REGISTRATIONS}{{{of_job(job)}}}",
-        "transactions": f"{TRANSACTIONS}{{{of_job(job)}}}",
-    }
+    return {"registrations": series(REGISTRATIONS, job), "transactions": series(TRANSACTIONS, job)}
 
 
 def disk(selector: str) -> dict[str, str]:
@@ -105,9 +101,10 @@ def request_rate(job: str, rng: str) -> str:
 
 def cpu_rate(job: str, rng: str, by: str = "instance") -> str:
     """CPU seconds per second of each process (`by` "" : of every series, unsummed)."""
-    return f"sum by ({by}) (rate({cpu(job)}{rng}))" if by else f"rate({cpu(job)}{rng})"
+    rate = f"rate({series(CPU, job)}{rng})"
+    return f"sum by ({by}) ({rate})" if by else rate
 
 
 def db_connections(job: str) -> str:
     """Open database connections of the job, summed over its processes."""
-    return f"sum({DB_CONNECTIONS}{{{of_job(job)}}})"
+    return f"sum({series(DB_CONNECTIONS, job)})"
