@@ -16,8 +16,8 @@ import httpx
 
 from postdeploy.config import Alertmanager
 from postdeploy.errors import BadResponse, TargetUnreachable
+from postdeploy.httpjson import JsonClient, message_of
 from postdeploy.redaction import redact
-from postdeploy.webjson import get_json, message_of
 
 
 @dataclass(frozen=True)
@@ -77,26 +77,19 @@ def parse_alerts(payload: Any, where: str) -> list[Alert]:
     return out
 
 
-class AlertmanagerClient:
+class AlertmanagerClient(JsonClient):
     """Reads the alerts Alertmanager holds."""
 
     name = "Alertmanager"
 
     def __init__(self, cfg: Alertmanager, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(
+            "Alertmanager", token=cfg.token, headers={"Accept": "application/json"}, timeout=cfg.timeout, transport=transport
+        )
         self.cfg = cfg
-        headers = {"Accept": "application/json"}
-        if cfg.token is not None:
-            headers["Authorization"] = f"Bearer {cfg.token.reveal()}"
-        self._client = httpx.Client(timeout=httpx.Timeout(cfg.timeout), transport=transport, headers=headers)
-
-    def close(self) -> None:
-        self._client.close()
 
     def __enter__(self) -> AlertmanagerClient:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def alerts_url(self) -> str:
         return self.cfg.url.rstrip("/") + "/api/v2/alerts"
@@ -105,7 +98,7 @@ class AlertmanagerClient:
         """Return the active alerts that are neither silenced nor inhibited."""
         url = self.alerts_url()
         params = {"active": "true", "silenced": "false", "inhibited": "false", "unprocessed": "true"}
-        answer = get_json(self._client, url, "Alertmanager", self.cfg.timeout, params=params)
+        answer = self.get_json(url, params=params)
         if answer.status in (401, 403):
             raise TargetUnreachable(f"Alertmanager {url} refused the request (HTTP {answer.status})", target=url)
         if answer.status != 200:

@@ -1,4 +1,4 @@
-"""The API client: httpx with timeouts on every call, one login per run, and no writes by default."""
+"""The API client: the JSON client base with pacing, retries, one login per run, and no writes by default."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import httpx
 
 from postdeploy import throttle
 from postdeploy.config import Api
-from postdeploy.errors import BadResponse, ConfigError, TargetTimeout, TargetUnreachable
+from postdeploy.errors import BadResponse, TargetError, TargetTimeout, TargetUnreachable
+from postdeploy.httpjson import JsonClient, decode, snippet, verify_with
 from postdeploy.redaction import Secret, redact
 
 USER_AGENT = "postdeploy/0.1 (post-deployment verification)"
@@ -54,10 +55,21 @@ class WritesNotAllowed(Exception):
     """A check tried to change the target without `--allow-writes`."""
 
 
-class ApiClient:
-    """A thin httpx wrapper that turns transport failures into `TargetError`s."""
+class ApiClient(JsonClient):
+    """The base JSON client plus pacing, one retry after a rate limit or a reset connection,
+    the memo of a hung target, the dependency probe and the run's one login."""
 
     def __init__(self, cfg: Api, *, allow_writes: bool = False, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(
+            "",
+            base_url=cfg.base_url,
+            headers={"User-Agent": USER_AGENT, **cfg.headers},
+            timeout=httpx.Timeout(
+                connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=cfg.connect_timeout
+            ),
+            verify=tls_verify(cfg),
+            transport=transport,
+        )
         self.cfg = cfg
         self.allow_writes = allow_writes
         self.requests_sent = 0
@@ -78,20 +90,11 @@ class ApiClient:
         self._probe_thread: threading.Thread | None = None
         # The first call that hung (read timeout) in this run; later calls do not wait as long.
         self.hung: str = ""
-        self._client_args: dict[str, Any] = {
-            "base_url": cfg.base_url,
-            "headers": {"User-Agent": USER_AGENT, **cfg.headers},
-            "timeout": httpx.Timeout(
-                connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=cfg.connect_timeout
-            ),
-            "verify": tls_verify(cfg),
-            "follow_redirects": False,
-            "transport": transport,
-        }
-        self._client = httpx.Client(**self._client_args)
+        self._sending = threading.local()
 
-    def close(self) -> None:
-        self._client.close()
+    def where(self, method: str, url: str) -> str:
+        """The API's messages name a request by method and URL: "GET https://.../health"."""
+        return f"{method} {redact(url)}"
 
     def throttle_events(self, since: int) -> list[throttle.Event]:
         """The throttle evidence since index `since`, plus the run's login when a limiter refused it."""
@@ -171,7 +174,6 @@ class ApiClient:
             )
 
     def _send(self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]) -> httpx.Response:
-        url = self.url(path)
         self.pacer.wait()
         with self._count_lock:
             self.requests_sent += 1
@@ -193,20 +195,20 @@ class ApiClient:
             early.daemon = True
             early.start()
         try:
-            resp = self._client.request(method, path, headers=headers, **kwargs, **extra)
-        except httpx.TimeoutException as exc:
-            raise self._timeout(method, url, exc, hung_before) from None
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-            resp = self._after_reset(method, path, headers, kwargs, exc)
-        except httpx.TransportError as exc:
-            raise TargetUnreachable(
-                f"{method} {url}: cannot connect: {redact(str(exc)) or type(exc).__name__}", target=url
-            ) from None
+            resp = self.send(method, path, headers=headers, **kwargs, **extra, hung_before=hung_before)
         finally:
             if early is not None:
                 early.cancel()
         resp.extensions["postdeploy_sent_at"] = sent_at
         return resp
+
+    def send(self, method: str, path: str, *, hung_before: str = "", **kwargs: Any) -> httpx.Response:
+        """The base's send, remembering (per thread) whether an earlier call of the run hung."""
+        self._sending.hung_before = hung_before
+        return super().send(method, path, **kwargs)
+
+    def timed_out(self, method: str, url: str, exc: httpx.TimeoutException) -> TargetError:
+        return self._timeout(method, url, exc, getattr(self._sending, "hung_before", ""))
 
     def _timeout(self, method: str, url: str, exc: httpx.TimeoutException, hung_before: str) -> TargetTimeout:
         """Say which call hung, how long it was waited on, and (once asked) which dependency hangs."""
@@ -228,8 +230,8 @@ class ApiClient:
         cause = self.diagnosis() or "the service hangs"
         return TargetTimeout(f"{method} {url}: no answer within {limit:g}s ({how}): {cause}", target=url)
 
-    def _after_reset(
-        self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any], exc: httpx.TransportError
+    def after_reset(
+        self, method: str, path: str, kwargs: dict[str, Any], exc: httpx.TransportError
     ) -> httpx.Response:
         """The server dropped the connection mid-request (a reset kept-alive connection): retry a
         request without side effects once, on a fresh connection, and say so."""
@@ -244,7 +246,7 @@ class ApiClient:
             self.requests_sent += 1
         try:
             with httpx.Client(**self._client_args) as fresh:
-                resp = fresh.request(method, path, headers=headers, **kwargs)
+                resp = fresh.request(method, path, **kwargs)
                 resp.read()
         except httpx.TimeoutException as again:
             raise self._timeout(method, url, again, self.hung) from None
@@ -331,28 +333,13 @@ def rate_limit_wait(resp: httpx.Response, longest: float) -> float | None:
 
 def tls_verify(cfg: Api) -> ssl.SSLContext | bool:
     """Return what httpx should verify certificates with: a CA bundle, the system store, or nothing."""
-    if not cfg.verify_tls:
-        return False
-    if cfg.ca_bundle:
-        try:
-            return ssl.create_default_context(cafile=cfg.ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"api.ca_bundle {cfg.ca_bundle}: cannot load: {exc}") from None
-    return True
+    return verify_with(cfg.ca_bundle, "api.ca_bundle") if cfg.verify_tls else False
 
 
 def json_body(resp: httpx.Response) -> Any:
     """Return the decoded JSON body or raise `BadResponse` saying what came instead."""
-    where = f"{resp.request.method} {resp.request.url}"
-    ctype = resp.headers.get("content-type", "")
-    try:
-        return resp.json()
-    except ValueError:
-        snippet = redact(resp.text[:120].replace("\n", " "))
-        raise BadResponse(
-            f"{where} answered {resp.status_code} with {ctype or 'no content type'}, not JSON: {snippet!r}",
-            target=str(resp.request.url),
-        ) from None
+    url = str(resp.request.url)
+    return decode(resp, f"{resp.request.method} {redact(url)}", url)
 
 
 def error_text(resp: httpx.Response) -> str:
@@ -360,7 +347,7 @@ def error_text(resp: httpx.Response) -> str:
     try:
         body = resp.json()
     except ValueError:
-        return redact(resp.text[:120].replace("\n", " ")) or "(empty body)"
+        return snippet(resp.text, 120) or "(empty body)"
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict) and err.get("message"):

@@ -26,6 +26,7 @@ from typing import Any
 from postdeploy.durations import parse_duration
 from postdeploy.errors import ConfigError
 from postdeploy.redaction import Secret, redact
+from postdeploy.terms import PHASES
 
 ENV_VAR = "POSTDEPLOY_ENV"
 ENV_DIR_VAR = "POSTDEPLOY_ENV_DIR"
@@ -599,10 +600,7 @@ class Budget:
     other: int = 1000
 
     def of(self, phase: str) -> int:
-        return int(getattr(self, phase, self.other)) if phase in PHASE_BUDGETS else self.other
-
-
-PHASE_BUDGETS = ("pre_deploy", "first15", "first_hour", "first_24h", "daily", "weekly")
+        return int(getattr(self, phase, self.other)) if phase in PHASES else self.other
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from postdeploy import promqueries
 from postdeploy.checks.metrics import Window
 from postdeploy.config import Environment
 from postdeploy.durations import human
@@ -38,16 +39,15 @@ def top_failing_endpoints(prom: PromClient, job: str, window: Window | float, k:
     """
     if not isinstance(window, Window):
         window = Window(float(window))
-    sel = f'job="{job}"'
-    selectors = {"5xx": f'http_requests_total{{{sel},status=~"5.."}}', "unhandled": f"errors_total{{{sel}}}"}
-    queries: dict[str, str] = {}
+    selectors = {"5xx": promqueries.requests_5xx(job), "unhandled": promqueries.unhandled(job)}
+    asked: dict[str, str] = {}
     counts: dict[str, dict[str, float]] = {}
     for exact in (True, False):
-        queries = {name: window.total_by("endpoint", s, job, exact=exact) for name, s in selectors.items()}
-        counts = {name: {x.labels.get("endpoint", "?"): x.value for x in prom.query(q)} for name, q in queries.items()}
+        asked = {name: window.total_by("endpoint", s, job, exact=exact) for name, s in selectors.items()}
+        counts = {name: {x.labels.get("endpoint", "?"): x.value for x in prom.query(q)} for name, q in asked.items()}
         if any(counts.values()) or window.deployed_at is None:
             break  # the exact form had data (or was not used): the check read the same
-    shown = "; ".join(queries.values())
+    shown = "; ".join(asked.values())
     per: dict[str, tuple[float, float]] = {}
     for name, rows in counts.items():
         for endpoint, value in rows.items():
@@ -81,8 +81,8 @@ def slowest_statements(conn: Any) -> str:
 
 
 def cpu_memory(prom: PromClient, job: str) -> str:
-    cpu = prom.query(f'rate(process_cpu_seconds_total{{job="{job}"}}[1m])')
-    rss = prom.query(f'process_resident_memory_bytes{{job="{job}"}}')
+    cpu = prom.query(promqueries.cpu_rate(job, "[1m]", by=""))
+    rss = prom.query(promqueries.rss(job))
     parts = [f"CPU {s.labels.get('instance', '?')} {s.value:.0%}" for s in cpu]
     parts += [f"RSS {s.labels.get('instance', '?')} {s.value / 1048576:.0f} MB" for s in rss]
     return ", ".join(parts) or "no process metrics"
@@ -90,9 +90,7 @@ def cpu_memory(prom: PromClient, job: str) -> str:
 
 def rss_series(prom: PromClient, job: str, seconds: float, points: int = 12) -> str:
     now = time.time()
-    series = prom.query_range(
-        f'process_resident_memory_bytes{{job="{job}"}}', now - seconds, now, range_step(seconds, points)
-    )
+    series = prom.query_range(promqueries.rss(job), now - seconds, now, range_step(seconds, points))
     out = []
     for s in series:
         pts = ", ".join(f"{datetime.fromtimestamp(t, UTC):%H:%M:%S} {v / 1048576:.1f}" for t, v in s.points[-points:])

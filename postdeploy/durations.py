@@ -1,4 +1,4 @@
-"""Durations as people write them in configuration ("90s", "15m", "1h30m") and as PromQL wants them."""
+"""Durations as people write them in configuration ("90s", "15m", "1h30m") and as PromQL wants them; durations and sizes as people read them."""
 
 from __future__ import annotations
 
@@ -51,3 +51,25 @@ def human(seconds: float) -> str:
     m, s = divmod(rest, 60)
     out = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s or not (h or m) else "")
     return out
+
+
+def human_bytes(n: float) -> str:
+    """Return 8.1 MB, 1.5 GB ... (powers of 1024, as pg_size_pretty)."""
+    sign = "-" if n < 0 else ""
+    n = abs(n)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{sign}{n:.0f} {unit}" if unit == "bytes" else f"{sign}{n:.1f} {unit}"
+        n /= 1024
+    return f"{sign}{n:.1f} TB"  # pragma: no cover
+
+
+def human_days(seconds: float | None) -> str:
+    """Return "never (not growing)", "3.2 days", "5.0 hours"."""
+    if seconds is None:
+        return "never (not growing)"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 60:.1f} minutes"

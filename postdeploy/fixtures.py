@@ -19,12 +19,12 @@ from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
 from postdeploy.config import Environment
 from postdeploy.errors import TargetError
-from postdeploy.history import History
-from postdeploy.logs import LogSource
+from postdeploy.logsource import LogSource
+from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
 from postdeploy.redaction import redact
 from postdeploy.results import Result
-from postdeploy.sentry import SentryClient
+from postdeploy.sentryapi import SentryClient
 from postdeploy.state import STATE, RunState
 
 PROPERTY = "postdeploy"

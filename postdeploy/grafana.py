@@ -14,7 +14,7 @@ import httpx
 
 from postdeploy.config import Grafana
 from postdeploy.errors import BadResponse, TargetError, TargetUnreachable
-from postdeploy.webjson import get_json, message_of
+from postdeploy.httpjson import JsonClient, message_of
 
 
 @dataclass(frozen=True)
@@ -45,26 +45,22 @@ def parse_dashboard(body: Any, uid: str, base_url: str, where: str) -> Dashboard
     return Dashboard(uid, str(dash.get("title", "")), base_url.rstrip("/") + str(meta.get("url", "")))
 
 
-class GrafanaClient:
+class GrafanaClient(JsonClient):
     """Reads dashboards (and writes annotations, for the callers that do) with a bearer token."""
 
     def __init__(self, cfg: Grafana, transport: httpx.BaseTransport | None = None) -> None:
-        self.cfg = cfg
-        self._client = httpx.Client(
+        super().__init__(
+            "Grafana",
             base_url=cfg.url,
-            timeout=httpx.Timeout(cfg.timeout),
+            token=cfg.token,
+            headers={"Accept": "application/json"},
+            timeout=cfg.timeout,
             transport=transport,
-            headers={"Authorization": f"Bearer {cfg.token.reveal()}", "Accept": "application/json"},
         )
-
-    def close(self) -> None:
-        self._client.close()
+        self.cfg = cfg
 
     def __enter__(self) -> GrafanaClient:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _url(self, path: str) -> str:
         return self.cfg.url.rstrip("/") + path
@@ -72,7 +68,7 @@ class GrafanaClient:
     def dashboard(self, uid: str) -> Dashboard:
         """Return one dashboard; `DashboardMissing` on 404, `TargetUnreachable` on a refused token."""
         url = self._url(f"/api/dashboards/uid/{uid}")
-        answer = get_json(self._client, url, "Grafana", self.cfg.timeout)
+        answer = self.get_json(url)
         if answer.status == 404:
             raise DashboardMissing(f"Grafana {url}: 404 {message_of(answer.body)}", target=url)
         if answer.status in (401, 403):
@@ -91,13 +87,8 @@ class GrafanaClient:
         payload: dict[str, Any] = {"time": when_ms, "tags": tags, "text": text}
         if dashboard_uid:
             payload["dashboardUID"] = dashboard_uid
-        try:
-            resp = self._client.post(url, json=payload)
-            body = resp.json()
-        except httpx.HTTPError as exc:
-            raise TargetUnreachable(f"Grafana {url}: {type(exc).__name__}", target=url) from None
-        except ValueError:
-            raise BadResponse(f"Grafana {url} answered {resp.status_code}, not JSON", target=url) from None
+        resp = self.send("POST", url, json=payload)
+        body = self.decode(resp, "POST", url)
         if resp.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise BadResponse(f"Grafana {url} answered {resp.status_code}: {message_of(body)}", target=url)
         return int(body["id"])

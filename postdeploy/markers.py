@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-PHASES = ("pre_deploy", "first15", "first_hour", "first_24h", "daily", "weekly")
-SEVERITIES = ("critical", "major", "minor")
+from postdeploy.terms import PHASES, SEVERITIES
 
 MARKERS = {
     "pre_deploy": "pre-deployment checklist (backup, changes, staging, monitoring ready)",

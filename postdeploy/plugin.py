@@ -47,7 +47,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     sentry,
     target,
 )
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.record import Record, run_dir, suite_commit, write
 from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN, RunState

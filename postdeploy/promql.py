@@ -14,6 +14,7 @@ import httpx
 
 from postdeploy.config import Prometheus
 from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.httpjson import JsonClient
 from postdeploy.redaction import redact
 
 # Prometheus refuses a range query whose (end - start) / step exceeds 11,000 points per series.
@@ -116,41 +117,24 @@ def parse_matrix(data: dict[str, Any], where: str) -> list[Series]:
     return out
 
 
-class PromClient:
+class PromClient(JsonClient):
     """Asks one Prometheus server; every call has a timeout and a clear error."""
 
     def __init__(self, cfg: Prometheus, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(
+            "Prometheus", base_url=cfg.url, headers=cfg.headers, token=cfg.token, timeout=cfg.timeout, transport=transport
+        )
         self.cfg = cfg
         # Why the last request could not reach Prometheus, and how many could not (gates.py).
         self.unreachable, self.unreached = "", 0
-        headers = dict(cfg.headers)
-        if cfg.token is not None:
-            headers["Authorization"] = f"Bearer {cfg.token.reveal()}"
-        self._client = httpx.Client(
-            base_url=cfg.url, headers=headers, timeout=httpx.Timeout(cfg.timeout), transport=transport
-        )
-
-    def close(self) -> None:
-        self._client.close()
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        where = f"Prometheus {self.cfg.url}{path}"
         try:
-            resp = self._client.get(path, params=params)
-        except httpx.TimeoutException:
-            self.unreachable, self.unreached = f"{where}: no answer within {self.cfg.timeout:g}s", self.unreached + 1
-            raise TargetTimeout(self.unreachable, target=self.cfg.url) from None
-        except httpx.TransportError as exc:
-            self.unreachable, self.unreached = f"{where}: cannot connect: {redact(str(exc))}", self.unreached + 1
-            raise TargetUnreachable(self.unreachable, target=self.cfg.url) from None
-        try:
-            payload = resp.json()
-        except ValueError:
-            snippet = redact(resp.text[:100].replace("\n", " "))
-            raise BadResponse(
-                f"{where} answered {resp.status_code}, not JSON: {snippet!r}", target=self.cfg.url
-            ) from None
-        return parse_response(payload, where)
+            resp = self.get(path, params=params)
+        except (TargetTimeout, TargetUnreachable) as exc:
+            self.unreachable, self.unreached = str(exc), self.unreached + 1
+            raise
+        return parse_response(self.decode(resp, "GET", path), self.where("GET", self.url(path)))
 
     def query(self, expr: str, at: float | None = None) -> list[Sample]:
         """Run an instant query and return its samples (an empty list is "no data")."""

@@ -21,7 +21,8 @@ import httpx
 
 from postdeploy.cli import EXIT
 from postdeploy.config import Pushgateway
-from postdeploy.errors import TargetError, TargetTimeout, TargetUnreachable
+from postdeploy.errors import TargetError
+from postdeploy.httpjson import JsonClient, snippet
 from postdeploy.redaction import redact
 
 
@@ -73,13 +74,10 @@ def push(cfg: Pushgateway, data: dict[str, Any], transport: httpx.BaseTransport 
     path = group_path(cfg, str(data.get("env")), str(data.get("phase")))
     auth = (cfg.username, cfg.password.reveal()) if cfg.password is not None else None
     where = f"Pushgateway {redact(cfg.url)}"
-    try:
-        with httpx.Client(base_url=cfg.url, timeout=httpx.Timeout(cfg.timeout), auth=auth, transport=transport) as c:
-            resp = c.put(path, content=exposition(data), headers={"Content-Type": "text/plain; version=0.0.4"})
-    except httpx.TimeoutException:
-        raise TargetTimeout(f"{where}: no answer within {cfg.timeout:g}s", target=cfg.url) from None
-    except httpx.TransportError as exc:
-        raise TargetUnreachable(f"{where}: cannot connect: {redact(str(exc))}", target=cfg.url) from None
+    with JsonClient("Pushgateway", base_url=cfg.url, timeout=cfg.timeout, auth=auth, transport=transport) as client:
+        resp = client.send(
+            "PUT", path, content=exposition(data), headers={"Content-Type": "text/plain; version=0.0.4"}
+        )
     if resp.status_code not in (200, 202):
-        raise TargetError(f"{where} answered {resp.status_code}: {redact(resp.text[:160])}", target=cfg.url)
+        raise TargetError(f"{where} answered {resp.status_code}: {snippet(resp.text, 160)}", target=cfg.url)
     return f"pushed to {where}{path}"

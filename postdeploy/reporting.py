@@ -16,6 +16,7 @@ import pytest
 
 from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN
+from postdeploy.terms import VERDICT_COLOURS
 
 ALLURE_SEVERITY = {"critical": "critical", "major": "normal", "minor": "minor"}
 
@@ -77,7 +78,7 @@ def pytest_html_results_summary(
     if state is None or state.env is None or data is None:
         return
     verdict = data["verdict"]
-    colour = COLOURS.get(verdict or "", "#555")
+    colour = VERDICT_COLOURS.get(verdict or "", "#555")
     blocked = any(c.get("outcome") == "blocked" for c in data["checks"])
     targets = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in state.env.targets().items())
     prefix.append(
@@ -126,7 +127,6 @@ def linked(markdown: str) -> str:
 
 
 # The verdict's colour in report.html (the timeline uses the same).
-COLOURS = {"success": "#2e7d32", "issues": "#ef6c00", "rollback": "#c62828", "incomplete": "#555"}
 
 # Allure sorts failures into these by message: an on-call engineer first wants to know
 # whether the target could not be asked, or answered and was wrong.

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from postdeploy.backups import BackupError, Format, chunks, pg_bin, run_fed, sniff
+from postdeploy.backupfiles import BackupError, Format, chunks, pg_bin, run_fed, sniff
 from postdeploy.redaction import Secret, redact
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from postdeploy.config import Runtime
 from postdeploy.errors import BadResponse, ConfigError
-from postdeploy.logs import run_command
+from postdeploy.logsource import run_command
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Slack
-from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.errors import BadResponse
+from postdeploy.httpjson import JsonClient
 from postdeploy.redaction import redact
 
 WHERE = "Slack webhook"
@@ -29,14 +30,8 @@ EMOJI = {"success": ":white_check_mark:", "issues": ":warning:", "rollback": ":x
 
 def post(cfg: Slack, payload: dict[str, Any], transport: httpx.BaseTransport | None = None) -> None:
     """Post one message; raise a `TargetError` (without the URL) unless Slack answered 200 `ok`."""
-    try:
-        with httpx.Client(timeout=httpx.Timeout(cfg.timeout), transport=transport) as client:
-            resp = client.post(cfg.webhook.reveal(), json=payload)
-    except httpx.TimeoutException:
-        raise TargetTimeout(f"{WHERE}: no answer within {cfg.timeout:g}s", target=WHERE) from None
-    except httpx.TransportError as exc:
-        detail = type(exc).__name__
-        raise TargetUnreachable(f"{WHERE}: cannot connect ({detail})", target=WHERE) from None
+    with JsonClient(WHERE, timeout=cfg.timeout, transport=transport, secret_url=True) as client:
+        resp = client.send("POST", cfg.webhook.reveal(), json=payload)
     body = redact(resp.text.strip()[:120])
     if resp.status_code == 200 and body == "ok":
         return

@@ -10,16 +10,15 @@ budget and a link to the run's report. Regenerated at the end of every run, and 
 from __future__ import annotations
 
 import html
-import json
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from postdeploy.markers import PHASES
+from postdeploy.pastruns import record_folders
 from postdeploy.redaction import redact
+from postdeploy.terms import PHASES, VERDICT_COLOURS
 
-COLOUR = {"success": "#2e7d32", "issues": "#ef6c00", "rollback": "#c62828", "incomplete": "#555"}
 BAD = ("failed", "error", "inconclusive")
 
 
@@ -30,19 +29,11 @@ def safe_name(version: str) -> str:
 
 
 def records(env_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
-    """Return every readable record of one environment, oldest first."""
-    out: list[tuple[Path, dict[str, Any]]] = []
-    if not env_dir.is_dir():
-        return out
-    for folder in sorted(p for p in env_dir.iterdir() if p.is_dir() and not p.is_symlink()):
-        try:
-            data = json.loads((folder / "record.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        # A run that judged no check (verdict incomplete, scope.py) is no part of a deployment's story.
-        if isinstance(data, dict) and "checks" in data and data.get("judged") is not False:
-            out.append((folder, data))
-    return out
+    """Return every record of one environment that is part of a deployment's story, oldest first.
+
+    A run that judged no check (verdict incomplete, scope.py) is left out.
+    """
+    return [(f, d) for f, d in record_folders(env_dir) if "checks" in d and d.get("judged") is not False]
 
 
 def for_deployment(env_dir: Path, version: str) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
@@ -110,7 +101,7 @@ def _row(folder: Path, data: dict[str, Any], out_dir: Path) -> str:
         f"<td>{html.escape(_when(data.get('start')))}<br><small>{html.escape(_since_deploy(data))}"
         f"{data.get('duration_s', '?')} s, "
         f"by {html.escape(str(data.get('who', '?')))}</small></td>"
-        f'<td style="color:{COLOUR.get(verdict, "#555")}"><b>{html.escape(verdict.upper())}</b><br>'
+        f'<td style="color:{VERDICT_COLOURS.get(verdict, "#555")}"><b>{html.escape(verdict.upper())}</b><br>'
         f"<small>{html.escape(counts)}</small></td>"
         f"<td>{failed}</td><td>{requests}</td>"
         f'<td><a href="{html.escape(link.as_posix())}">report</a> · '
@@ -136,7 +127,7 @@ def render(env: str, version: str, by_commit: dict[str, list[tuple[Path, dict[st
         )
         sections.append(
             f"<h2>Commit <code>{html.escape(commit[:12])}</code> "
-            f'<span style="color:{COLOUR.get(overall, "#555")}">{html.escape(overall.upper())}</span></h2>'
+            f'<span style="color:{VERDICT_COLOURS.get(overall, "#555")}">{html.escape(overall.upper())}</span></h2>'
             f"<p>Deployed at: <b>{html.escape(deployed)}</b>. Runs: {len(runs)}. "
             f"Phases not run yet: {html.escape(', '.join(missing) or 'none')}.</p>"
             "<table><tr><th>Phase</th><th>Ran at (UTC), since the deploy</th><th>Verdict</th><th>Failed / inconclusive checks</th>"

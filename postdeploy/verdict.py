@@ -26,8 +26,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-SEVERITIES = ("critical", "major", "minor")
-VERDICTS = ("success", "issues", "rollback", "incomplete")
 # Every outcome a check can have in a record. "blocked": a dependency failed (see gates.py),
 # the check was not judged on its own; "error": it crashed in setup or teardown.
 OUTCOMES = ("passed", "failed", "error", "inconclusive", "blocked", "skipped")

@@ -15,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postdeploy import attest, signoff, verdict
-from postdeploy.backups import BackupError, Format, list_backups, read_back, sniff_bytes, taken_at
+from postdeploy.backupfiles import BackupError, Format, list_backups, read_back, sniff_bytes, taken_at
 from postdeploy.checks import backups as cb
 from postdeploy.checks import release
 from postdeploy.config import Backups, Changes, Database, Expected, Restore, Staging
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.restore import RestoreRefused, RestoreReport, compare, refuse_same, scratch_name, where
 
 PLAIN = b"--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\nCREATE TABLE t (id int);\n"

@@ -117,7 +117,7 @@ def test_writes_are_refused_without_allow_writes():
 def test_api_surface_without_openapi_is_skipped_with_what_to_configure(tmp_path):
     from postdeploy.checks.surface import check_surface
     from postdeploy.config import Security
-    from postdeploy.history import History
+    from postdeploy.pastruns import History
 
     api = api_answering(
         {"/openapi.json": httpx.Response(404, json={"error": {"code": "HTTP_404", "message": "Not Found"}})}

@@ -22,9 +22,9 @@ from postdeploy.checks.monitoring import sentry_answers
 from postdeploy.config import Fincra, Grafana, Sentry, Slack
 from postdeploy.errors import TargetUnreachable
 from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrations import fincra_probe
+from postdeploy.integrationprobes import fincra_probe
 from postdeploy.redaction import Secret
-from postdeploy.sentry import SentryClient, issues_seen_since, search_issues
+from postdeploy.sentryapi import SentryClient, issues_seen_since, search_issues
 from postdeploy.slack import post
 from sandbox import state
 from sandbox.fincra import FincraServer

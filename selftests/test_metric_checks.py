@@ -10,7 +10,7 @@ import pytest
 from postdeploy.checks import baseline, firsthour
 from postdeploy.checks.metrics import Window
 from postdeploy.config import Job, Prometheus, Thresholds, load_environment
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
 
 TH = Thresholds(min_requests=50)

@@ -16,7 +16,7 @@ import pytest
 
 from postdeploy.config import Fincra, Grafana, Smtp
 from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrations import fincra_probe, smtp_probe
+from postdeploy.integrationprobes import fincra_probe, smtp_probe
 from postdeploy.redaction import Secret
 from sandbox import certs, state
 from sandbox.fincra import FincraServer

@@ -7,6 +7,7 @@ HTML or garbage where JSON was due: every such answer is a one-line failure, nev
 from __future__ import annotations
 
 import json
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postdeploy import stats
 from postdeploy.alertmanager import AlertmanagerClient, parse_alerts
 from postdeploy.apiclient import ApiClient
 from postdeploy.checks import alerts, loadprobe, monitoring
@@ -31,7 +33,7 @@ from postdeploy.config import (
 )
 from postdeploy.errors import BadResponse, ConfigError
 from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrations import fincra_probe, parse_http_spec, smtp_probe
+from postdeploy.integrationprobes import fincra_probe, parse_http_spec, smtp_probe
 from postdeploy.promql import Series
 from postdeploy.redaction import Secret
 
@@ -52,17 +54,24 @@ def mock(status: int, body: object = None, *, text: str | None = None) -> httpx.
 
 def test_percentile_interpolates_between_ranks():
     values = [0.01, 0.02, 0.03, 0.04, 0.05]
-    assert loadprobe.percentile(values, 50) == pytest.approx(0.03)
-    assert loadprobe.percentile(values, 0) == 0.01 and loadprobe.percentile(values, 100) == 0.05
-    assert loadprobe.percentile(values, 95) == pytest.approx(0.048)
+    assert stats.percentile(values, 50) == pytest.approx(0.03)
+    assert stats.percentile(values, 0) == 0.01 and stats.percentile(values, 100) == 0.05
+    assert stats.percentile(values, 95) == pytest.approx(0.048)
     with pytest.raises(ValueError):
-        loadprobe.percentile([], 50)
+        stats.percentile([], 50)
+
+
+@given(st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=200))
+def test_percentile_agrees_with_the_standard_library(values):
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    for q in (1, 50, 95, 99):
+        assert stats.percentile(values, q) == pytest.approx(cuts[q - 1], abs=1e-9)
 
 
 @given(st.lists(st.floats(0, 100, allow_nan=False), min_size=1, max_size=200), st.floats(0, 100), st.floats(0, 100))
 def test_percentile_is_bounded_and_monotonic(values, q1, q2):
     low, high = sorted((q1, q2))
-    p_low, p_high = loadprobe.percentile(values, low), loadprobe.percentile(values, high)
+    p_low, p_high = stats.percentile(values, low), stats.percentile(values, high)
     assert min(values) <= p_low <= p_high + 1e-9 <= max(values) + 1e-9
 
 

@@ -15,7 +15,7 @@ import pytest
 from postdeploy.checks import logs as log_checks
 from postdeploy.config import Logs, Runtime
 from postdeploy.errors import TargetError, TargetUnreachable
-from postdeploy.logs import LogSource
+from postdeploy.logsource import LogSource
 from postdeploy.runtime import process_status, status
 
 DEPLOYED = datetime(2026, 11, 27, 1, 0, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from postdeploy.apiclient import ApiClient
 from postdeploy.checks import logs as log_checks
 from postdeploy.config import Api, Database, Logs, ThrottleSignal
 from postdeploy.errors import ConfigError, TargetTimeout, TargetUnreachable
-from postdeploy.logs import LogSource
+from postdeploy.logsource import LogSource
 from postdeploy.results import failed
 from postdeploy.verdict import decide
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from postdeploy import stats
 from postdeploy.checks import trends
 from postdeploy.checks.baseline import compare, key_actions
 from postdeploy.checks.firsthour import combine, recent_window, too_young
@@ -19,7 +20,7 @@ from postdeploy.results import failed, inconclusive, passed
 
 
 def test_slope_of_a_line_is_exact():
-    fit = trends.slope([(t, 100 + 2.5 * t) for t in range(10)])
+    fit = stats.slope([(t, 100 + 2.5 * t) for t in range(10)])
     assert fit is not None
     assert fit.per_second == pytest.approx(2.5)
     assert fit.r2 == pytest.approx(1.0)
@@ -28,19 +29,19 @@ def test_slope_of_a_line_is_exact():
 
 
 def test_slope_of_a_flat_series_is_zero_with_no_fit():
-    fit = trends.slope([(t, 5.0) for t in range(10)])
+    fit = stats.slope([(t, 5.0) for t in range(10)])
     assert fit is not None and fit.per_second == 0 and fit.r2 == 0
 
 
 def test_slope_needs_three_points_and_a_time_span():
-    assert trends.slope([(0, 1), (1, 2)]) is None
-    assert trends.slope([(1, 1), (1, 2), (1, 3)]) is None
-    assert trends.slope([(0, 1), (1, float("nan")), (2, 3)]) is None
+    assert stats.slope([(0, 1), (1, 2)]) is None
+    assert stats.slope([(1, 1), (1, 2), (1, 3)]) is None
+    assert stats.slope([(0, 1), (1, float("nan")), (2, 3)]) is None
 
 
 def test_noise_has_a_poor_fit():
     values = [0, 5, -4, 6, -5, 4, -6, 5, -4, 6]
-    fit = trends.slope(list(enumerate(values)))
+    fit = stats.slope(list(enumerate(values)))
     assert fit is not None and fit.r2 < 0.2
 
 
@@ -50,7 +51,7 @@ def test_noise_has_a_poor_fit():
     st.integers(3, 50),
 )
 def test_slope_recovers_any_line(intercept, k, n):
-    fit = trends.slope([(float(t), intercept + k * t) for t in range(n)])
+    fit = stats.slope([(float(t), intercept + k * t) for t in range(n)])
     assert fit is not None
     assert fit.per_second == pytest.approx(k, rel=1e-6, abs=1e-6)
     assert 0.0 <= fit.r2 <= 1.0
@@ -58,7 +59,7 @@ def test_slope_recovers_any_line(intercept, k, n):
 
 @given(st.lists(st.tuples(st.floats(0, 1e6), st.floats(-1e9, 1e9)), max_size=40))
 def test_slope_never_raises_and_r2_is_bounded(points):
-    fit = trends.slope(points)
+    fit = stats.slope(points)
     assert fit is None or (0.0 <= fit.r2 <= 1.0 and math.isfinite(fit.per_second))
 
 
@@ -100,8 +101,8 @@ def test_minimum_sample_rule():
 
 
 def test_poisson_and_business_verdicts():
-    assert trends.poisson_cdf(0, 3) == pytest.approx(math.exp(-3))
-    assert trends.poisson_cdf(-1, 3) == 0.0
+    assert stats.poisson_cdf(0, 3) == pytest.approx(math.exp(-3))
+    assert stats.poisson_cdf(-1, 3) == 0.0
     assert trends.business_verdict(0, 40, 270, 1e5)[0] == "bad"  # 3 expected at the bound, none seen
     assert trends.business_verdict(0, 20, 5, 500)[0] == "unsure"  # a 20 s window cannot tell
     assert trends.business_verdict(2, 40, 270, 1e5)[0] == "ok"  # few, but within chance
@@ -112,9 +113,9 @@ def test_poisson_and_business_verdicts():
 
 @given(st.integers(0, 60), st.floats(0.5, 50))
 def test_poisson_cdf_is_a_probability_and_grows(k, lam):
-    p = trends.poisson_cdf(k, lam)
+    p = stats.poisson_cdf(k, lam)
     assert 0.0 <= p <= 1.0
-    assert trends.poisson_cdf(k + 1, lam) >= p - 1e-12
+    assert stats.poisson_cdf(k + 1, lam) >= p - 1e-12
 
 
 def test_recent_window_starts_after_the_deploy_and_its_warmup():

@@ -8,7 +8,7 @@ import pytest
 
 from postdeploy.alertmanager import AlertmanagerClient, PrometheusAlerts
 from postdeploy.checks import alerts
-from postdeploy.sentry import SentryClient
+from postdeploy.sentryapi import SentryClient
 
 
 @pytest.mark.daily

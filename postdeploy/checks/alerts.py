@@ -13,7 +13,7 @@ from postdeploy.durations import human
 from postdeploy.errors import TargetError
 from postdeploy.promql import MAX_POINTS, PromClient, Series, range_step
 from postdeploy.results import Result, failed, passed
-from postdeploy.sentry import SentryClient, issues_seen_since
+from postdeploy.sentryapi import SentryClient, issues_seen_since
 
 
 def morning_health(

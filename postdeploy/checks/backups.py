@@ -11,12 +11,12 @@ import psycopg
 from psycopg import sql
 
 from postdeploy import restore as rs
-from postdeploy.backups import Backup, BackupError, list_backups, read_back
+from postdeploy.backupfiles import Backup, BackupError, list_backups, read_back
 from postdeploy.checks.advice import advice
 from postdeploy.config import Backups, Database, Restore
 from postdeploy.durations import human
 from postdeploy.errors import TargetError
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 

@@ -10,12 +10,13 @@ import math
 import time
 from typing import Any
 
+from postdeploy import promqueries
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.config import Baseline, Thresholds
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
 from postdeploy.results import Result, failed, inconclusive, passed
 
@@ -24,17 +25,10 @@ QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 def snapshot_queries(job: str, seconds: float, offset: str = "", by: str = "") -> dict[str, str]:
     """PromQL for one snapshot; `by="endpoint"` splits each by endpoint."""
-    sel = f'job="{job}"'
     rng = f"[{promql_duration(seconds)}]" + (f" offset {offset}" if offset else "")
-    grp = f" by ({by})" if by else ""
-    le = f"le, {by}" if by else "le"
-    out = {
-        "requests": f"sum{grp} (increase(http_requests_total{{{sel}}}{rng}))",
-        "5xx": f'sum{grp} (increase(http_requests_total{{{sel},status=~"5.."}}{rng}))',
-        "unhandled": f"sum{grp} (increase(errors_total{{{sel}}}{rng}))",
-    }
+    out = {name: promqueries.increase(selector, rng, by) for name, selector in promqueries.traffic(job).items()}
     for name, q in QUANTILES.items():
-        out[name] = f"histogram_quantile({q}, sum by ({le}) (rate(http_request_duration_seconds_bucket{{{sel}}}{rng})))"
+        out[name] = promqueries.latency_quantile(q, job, rng, by)
     return out
 
 

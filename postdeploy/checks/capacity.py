@@ -18,15 +18,17 @@ from typing import Any
 
 import psycopg
 
+from postdeploy import promqueries
 from postdeploy.checks.advice import advice
 from postdeploy.checks.database import SIZE_SQL, rows
 from postdeploy.config import Capacity
+from postdeploy.durations import human_bytes, human_days
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
 from postdeploy.sizehistory import read
-from postdeploy.trends import fit, human_bytes, human_days, per_day, seconds_to_empty
+from postdeploy.stats import fit, per_day, seconds_to_empty
 
 MIN_POINTS = 5
 
@@ -34,7 +36,7 @@ MIN_POINTS = 5
 def disk_queries(cfg: Capacity) -> dict[str, str]:
     """The PromQL of the disk's free and total bytes at the configured mountpoint."""
     sel = f'mountpoint="{cfg.mountpoint}"' + (f",{cfg.disk_selector}" if cfg.disk_selector else "")
-    return {"avail": f"node_filesystem_avail_bytes{{{sel}}}", "size": f"node_filesystem_size_bytes{{{sel}}}"}
+    return promqueries.disk(sel)
 
 
 def disk_outlook(prom: PromClient, cfg: Capacity, now: float) -> tuple[list[str], dict[str, Any], float | None]:

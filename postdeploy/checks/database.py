@@ -18,14 +18,16 @@ from typing import Any
 
 import psycopg
 
+from postdeploy import promqueries
 from postdeploy.checks.advice import advice
 from postdeploy.config import DbChecks
+from postdeploy.durations import human_bytes
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 from postdeploy.sizehistory import SizeRecord, append, read
-from postdeploy.trends import disagree, fit, flat, growth, human_bytes, unchanged_tail
+from postdeploy.stats import disagree, fit, flat, growth, unchanged_tail
 
 MIN_POINTS = 5
 
@@ -114,12 +116,12 @@ def judge_connections(
     limit = pool_limit(cfg)
     dead = False
     if metric is None:
-        problems.append("db_connections_active has no data: the dashboard's connection panel shows nothing")
+        problems.append(f"{promqueries.DB_CONNECTIONS} has no data: the dashboard's connection panel shows nothing")
         dead = True
     else:
         if metric == 0 and sessions > 0 and busy:
             problems.append(
-                f"db_connections_active reads 0 while pg_stat_activity shows {sessions} session(s) of the app: "
+                f"{promqueries.DB_CONNECTIONS} reads 0 while pg_stat_activity shows {sessions} session(s) of the app: "
                 "a dashboard built on a dead metric is a finding"
             )
             dead = True
@@ -131,14 +133,14 @@ def judge_connections(
             elif same >= MIN_POINTS:
                 stuck = f" and it has not changed for the last {span:.0f}s ({same} samples)"
             problems.append(
-                f"the sources disagree: db_connections_active {metric:g} vs pg_stat_activity {sessions}{stuck} "
+                f"the sources disagree: {promqueries.DB_CONNECTIONS} {metric:g} vs pg_stat_activity {sessions}{stuck} "
                 f"(tolerance max({cfg.disagree_abs}, {cfg.disagree_ratio:.0%}))"
                 + ("; a dashboard built on a dead metric is a finding" if stuck else "")
             )
             dead = bool(stuck)
     if not dead and metric is not None and len(series) >= MIN_POINTS and flat(series):
         facts["note"] = (
-            f"db_connections_active did not change over the window ({len(series)} samples at {metric:g}); "
+            f"{promqueries.DB_CONNECTIONS} did not change over the window ({len(series)} samples at {metric:g}); "
             f"pg_stat_activity agrees ({sessions}), so this reads as a steady pool, not a dead metric"
         )
     # The level is judged on the metric unless it is dead; then on the database's own count.
@@ -178,7 +180,7 @@ def connections(
     start = now - cfg.window
     if deployed_at is not None:
         start = max(start, deployed_at.timestamp())
-    expr = f'sum(db_connections_active{{job="{job}"}})'
+    expr = promqueries.db_connections(job)
     evidence: dict[str, Any] = {
         "query": expr,
         "window": f"{now - start:.0f}s" + (" since the deploy" if deployed_at and start > now - cfg.window else ""),
@@ -190,7 +192,9 @@ def connections(
         metric = prom.value(expr)
         matrix = prom.query_range(expr, start, now, range_step(now - start))
     except TargetError as exc:
-        return failed(f"cannot read db_connections_active: {exc}", evidence=evidence, advice=advice("db.connections"))
+        return failed(
+            f"cannot read {promqueries.DB_CONNECTIONS}: {exc}", evidence=evidence, advice=advice("db.connections")
+        )
     try:
         app_sessions, all_sessions, active = rows(
             conn, SESSIONS_SQL, {"app": cfg.application_name, "role": cfg.usename}
@@ -198,7 +202,7 @@ def connections(
     except psycopg.Error as exc:
         return failed(f"cannot read pg_stat_activity: {_db_error(exc)}", evidence=evidence)
     series = matrix[0].points if matrix else []
-    evidence["db_connections_active"] = "no data" if metric is None else f"{metric:g}"
+    evidence[promqueries.DB_CONNECTIONS] = "no data" if metric is None else f"{metric:g}"
     filters = ([f"application_name {cfg.application_name!r}"] if cfg.application_name else []) + (
         [f"role {cfg.usename!r}"] if cfg.usename else []
     )
@@ -227,7 +231,7 @@ def connections(
         )
     if len(series) < MIN_POINTS:
         return inconclusive(
-            f"inconclusive: {len(series)} samples of db_connections_active in the window, need {MIN_POINTS} "
+            f"inconclusive: {len(series)} samples of {promqueries.DB_CONNECTIONS} in the window, need {MIN_POINTS} "
             "to judge the trend",
             value=level,
             threshold=f">= {MIN_POINTS} samples",

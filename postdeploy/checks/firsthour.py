@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from postdeploy import promqueries, stats
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.checks.metrics import Window
@@ -81,7 +82,7 @@ def _rng(seconds: float, offset: str = "") -> str:
 
 # -- item 11 ----------------------------------------------------------------------------------
 def request_rate_query(job: str, seconds: float, offset: str = "") -> str:
-    return f'sum(rate(http_requests_total{{job="{job}"}}{_rng(seconds, offset)}))'
+    return promqueries.request_rate(job, _rng(seconds, offset))
 
 
 def traffic_routed(
@@ -127,7 +128,7 @@ def traffic_routed(
 # -- item 13 ----------------------------------------------------------------------------------
 def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thresholds) -> Result:
     """No steady memory growth: the least-squares slope of RSS over the window, per process."""
-    query = f'process_resident_memory_bytes{{job="{job}"}}'
+    query = promqueries.rss(job)
     step = float(range_step(window.seconds))
     evidence: dict[str, Any] = {"query": f"{query} (range, step {step:g}s)", "window": str(window)}
     limit = f"< {th.memory_growth_mb_per_hour:g} MB/h (fit r2 >= {th.memory_growth_r2:g})"
@@ -135,9 +136,9 @@ def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thr
         series = prom.query_range(query, now - window.seconds, now, step)
     except TargetError as exc:
         return failed(f"cannot read memory: {exc}", evidence=evidence, advice=advice("resources"))
-    worst: tuple[str, trends.Slope] | None = None
+    worst: tuple[str, stats.Slope] | None = None
     for s in series:
-        fit = trends.slope(s.points)
+        fit = stats.slope(s.points)
         if fit is None:
             continue
         name = s.labels.get("instance", "?")
@@ -183,7 +184,7 @@ def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thr
     )
 
 
-def describe_slope(fit: trends.Slope, window: float) -> str:
+def describe_slope(fit: stats.Slope, window: float) -> str:
     """RSS 45 MB -> 61 MB over 25s (26 points), +0.64 MB/s = +2304 MB/h (r2 0.99); in 1h: 2.3 GB."""
     return (
         f"{fit.first / MB:.1f} MB -> {fit.last / MB:.1f} MB over {human(fit.span)} ({fit.points} points), "
@@ -194,7 +195,7 @@ def describe_slope(fit: trends.Slope, window: float) -> str:
 
 def cpu_usage(prom: PromClient, job: str, rate_window: float, th: Thresholds) -> Result:
     """CPU of each process over the rate window, as a share of `cpu_cores`, below the threshold."""
-    query = f'sum by (instance) (rate(process_cpu_seconds_total{{job="{job}"}}{_rng(rate_window)}))'
+    query = promqueries.cpu_rate(job, _rng(rate_window))
     evidence: dict[str, Any] = {"query": query, "cores": f"{th.cpu_cores:g}"}
     limit = f"< {th.cpu:.0%}"
     try:
@@ -203,9 +204,7 @@ def cpu_usage(prom: PromClient, job: str, rate_window: float, th: Thresholds) ->
         return failed(f"cannot read CPU: {exc}", evidence=evidence, advice=advice("resources"))
     usage = {s.labels.get("instance", "?"): s.value / th.cpu_cores for s in samples if math.isfinite(s.value)}
     if not usage:
-        return inconclusive(
-            f"no data: no process_cpu_seconds_total for job {job!r}", threshold=limit, evidence=evidence
-        )
+        return inconclusive(f"no data: no {promqueries.CPU} for job {job!r}", threshold=limit, evidence=evidence)
     for name, u in usage.items():
         evidence[f"CPU {name}"] = f"{u:.0%}"
     name, top = max(usage.items(), key=lambda kv: kv[1])
@@ -246,13 +245,10 @@ def combine(parts: dict[str, Result], check_id: str) -> Result:
 
 # -- item 14 ----------------------------------------------------------------------------------
 def endpoint_queries(job: str, seconds: float) -> dict[str, str]:
-    sel, rng = f'job="{job}"', _rng(seconds)
-    return {
-        "requests": f"sum by (endpoint) (increase(http_requests_total{{{sel}}}{rng}))",
-        "5xx": f'sum by (endpoint) (increase(http_requests_total{{{sel},status=~"5.."}}{rng}))',
-        "unhandled": f"sum by (endpoint) (increase(errors_total{{{sel}}}{rng}))",
-        "p95": f"histogram_quantile(0.95, sum by (le, endpoint) (rate(http_request_duration_seconds_bucket{{{sel}}}{rng})))",
-    }
+    rng = _rng(seconds)
+    out = {name: promqueries.increase(selector, rng, "endpoint") for name, selector in promqueries.traffic(job).items()}
+    out["p95"] = promqueries.latency_quantile(0.95, job, rng, "endpoint")
+    return out
 
 
 def endpoints(prom: PromClient, job: str, wanted: list[str], window: Window, th: Thresholds) -> Result:
@@ -402,10 +398,10 @@ def business_rate(
 
 def analytics(prom: PromClient, job: str, seconds: float, th: Thresholds) -> Result:
     """Registrations and transactions per hour within the Key-metrics business ranges."""
-    sel, rng = f'job="{job}"', _rng(seconds)
+    rng, counter = _rng(seconds), promqueries.business(job)
     counters = {
-        "registrations": (f"sum(increase(user_registrations_total{{{sel}}}{rng}))", th.registrations_per_hour),
-        "transactions": (f"sum(increase(escrow_transactions_total{{{sel}}}{rng}))", th.transactions_per_hour),
+        "registrations": (promqueries.increase(counter["registrations"], rng), th.registrations_per_hour),
+        "transactions": (promqueries.increase(counter["transactions"], rng), th.transactions_per_hour),
     }
     evidence: dict[str, Any] = {}
     verdicts = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import Integrations
-from postdeploy.integrations import Probe, fincra_probe, http_probe, smtp_probe
+from postdeploy.integrationprobes import Probe, fincra_probe, http_probe, smtp_probe
 from postdeploy.results import Result, failed, passed, skipped
 
 

@@ -18,11 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from postdeploy import promqueries
 from postdeploy.apiclient import ApiClient
 from postdeploy.checks.advice import advice
 from postdeploy.config import LoadProbe
 from postdeploy.errors import TargetError
 from postdeploy.results import Result, failed, inconclusive, passed, skipped
+from postdeploy.stats import percentile
 
 HARD_MAX_COUNT = 2000
 HARD_MAX_CONCURRENCY = 16
@@ -42,16 +44,6 @@ def parse_endpoints(entries: list[str]) -> list[tuple[str, str]]:
             raise ValueError(f"load_probe.endpoints: {entry!r} refused: the probe sends only GET and HEAD")
         out.append((method, parts[1]))
     return out
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Return the q-th percentile (0-100) with linear interpolation between closest ranks."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass
@@ -205,5 +197,5 @@ def load_probe(api: ApiClient, cfg: LoadProbe) -> Result:
 def server_p50_query(job: str, paths: list[str], seconds: float) -> str:
     """PromQL for the server-side median of the given endpoints over the last `seconds`."""
     alternatives = "|".join(p.rstrip("/") or "/" for p in paths)
-    sel = f'job="{job}",endpoint=~"{alternatives}"'
-    return f"histogram_quantile(0.5, sum by (le) (increase(http_request_duration_seconds_bucket{{{sel}}}[{max(1, math.ceil(seconds))}s])))"
+    rng = f"[{max(1, math.ceil(seconds))}s]"
+    return promqueries.latency_quantile(0.5, job, rng, fn="increase", extra=f'endpoint=~"{alternatives}"')

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from postdeploy.checks.advice import advice
 from postdeploy.errors import TargetError
-from postdeploy.logs import LogLine, LogSource
+from postdeploy.logsource import LogLine, LogSource
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, passed
 

@@ -15,7 +15,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import LogChecks
 from postdeploy.errors import TargetError
 from postdeploy.logpatterns import count_patterns, is_error, top_patterns
-from postdeploy.logs import LogLine, LogSource
+from postdeploy.logsource import LogLine, LogSource
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, inconclusive, passed
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from postdeploy import promqueries
 from postdeploy.checks.advice import advice
 from postdeploy.config import Thresholds
 from postdeploy.durations import promql_duration
@@ -57,7 +58,7 @@ class Window:
 
     def _fresh(self, job: str) -> str:
         start = (self.deployed_at or 0) - START_TIME_SLACK
-        return f'(process_start_time_seconds{{job="{job}"}} >= {start:.0f})'
+        return promqueries.started_after(job, start)
 
 
 def window_since(deployed_at: datetime | None, now: float, longest: float) -> Window:
@@ -76,12 +77,7 @@ def error_rate_queries(job: str, window: Window, *, exact: bool = True) -> dict[
     The reference service counts an unhandled exception in `errors_total` and not in
     `http_requests_total`, so a 5xx-only rate reads 0 % during a database outage.
     """
-    sel = f'job="{job}"'
-    return {
-        "requests": window.total(f"http_requests_total{{{sel}}}", job, exact=exact),
-        "5xx": window.total(f'http_requests_total{{{sel},status=~"5.."}}', job, exact=exact),
-        "unhandled": window.total(f"errors_total{{{sel}}}", job, exact=exact),
-    }
+    return {name: window.total(selector, job, exact=exact) for name, selector in promqueries.traffic(job).items()}
 
 
 def _ask(prom: PromClient, build: object, key: str) -> tuple[dict[str, str], dict[str, float | None]]:
@@ -112,7 +108,7 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
     requests = values["requests"]
     if requests is None:
         return inconclusive(
-            f"no data: Prometheus has no http_requests_total for job {job!r} in {window} "
+            f"no data: Prometheus has no {promqueries.REQUESTS} for job {job!r} in {window} "
             "(is the job scraped? is the job name right?)",
             value=None,
             threshold=f"< {th.error_rate:.1%}",
@@ -126,9 +122,9 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
         {
             "requests judged (answered + unhandled)": f"{total:.0f}",
             "errors judged (5xx + unhandled)": f"{e5 + unhandled:.0f}",
-            "answered (http_requests_total)": f"{requests:.0f}",
-            "5xx answers (http_requests_total, status 5xx)": f"{e5:.0f}",
-            "unhandled exceptions (errors_total, not in http_requests_total)": f"{unhandled:.0f}",
+            f"answered ({promqueries.REQUESTS})": f"{requests:.0f}",
+            f"5xx answers ({promqueries.REQUESTS}, status 5xx)": f"{e5:.0f}",
+            f"unhandled exceptions ({promqueries.UNHANDLED}, not in {promqueries.REQUESTS})": f"{unhandled:.0f}",
         }
     )
     # The counts a watch decides on (postdeploy/watch.py); a later run may read them back too.
@@ -171,10 +167,9 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
 
 
 def latency_queries(job: str, window: Window, quantile: float = 0.95, *, exact: bool = True) -> dict[str, str]:
-    sel = f'job="{job}"'
-    buckets = window.buckets(f"http_request_duration_seconds_bucket{{{sel}}}", job, exact=exact)
+    buckets = window.buckets(promqueries.duration_buckets(job), job, exact=exact)
     return {
-        "count": window.total(f"http_request_duration_seconds_count{{{sel}}}", job, exact=exact),
+        "count": window.total(promqueries.duration_count(job), job, exact=exact),
         "quantile": f"histogram_quantile({quantile}, {buckets})",
     }
 
@@ -191,7 +186,7 @@ def latency_p95(prom: PromClient, job: str, window: Window, th: Thresholds) -> R
     evidence.update({f"query {k}": q for k, q in queries.items()})
     if count is None or p95 is None:
         return inconclusive(
-            f"no data: no http_request_duration_seconds for job {job!r} in {window}",
+            f"no data: no {promqueries.DURATION} for job {job!r} in {window}",
             threshold=limit,
             evidence=evidence,
         )

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from postdeploy.checks.advice import advice
 from postdeploy.config import Environment, Sentry
 from postdeploy.errors import TargetError
 from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.logs import LogSource
+from postdeploy.httpjson import JsonClient, message_of
+from postdeploy.logsource import LogSource
 from postdeploy.promql import PromClient
 from postdeploy.results import Result, failed, passed, skipped
-from postdeploy.webjson import get_json, message_of
 
 
 @dataclass(frozen=True)
@@ -100,9 +98,8 @@ def _grafana_part(env: Environment, evidence: dict[str, Any], transport: Any = N
 def sentry_answers(cfg: Sentry, transport: Any = None) -> str:
     """Ask Sentry for the project with the token; return a line for the report or raise TargetError."""
     url = f"{cfg.url.rstrip('/')}/api/0/projects/{cfg.org}/{cfg.project}/"
-    headers = {"Authorization": f"Bearer {cfg.token.reveal()}"}
-    with httpx.Client(timeout=httpx.Timeout(cfg.timeout), transport=transport, headers=headers) as client:
-        answer = get_json(client, url, "Sentry", cfg.timeout)
+    with JsonClient("Sentry", token=cfg.token, timeout=cfg.timeout, transport=transport) as client:
+        answer = client.get_json(url)
     if answer.status in (401, 403):
         raise TargetError(
             f"Sentry {url} refused the token (HTTP {answer.status}: {message_of(answer.body)}): "

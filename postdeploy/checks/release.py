@@ -8,7 +8,7 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import Changes, Expected, Staging
-from postdeploy.history import History
+from postdeploy.pastruns import History
 from postdeploy.results import Result, failed, passed
 
 

@@ -15,6 +15,7 @@ import httpx
 from postdeploy.apiclient import ApiClient
 from postdeploy.config import Security
 from postdeploy.errors import TargetError
+from postdeploy.httpjson import JsonClient
 from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, from_problems, passed
 from postdeploy.tlsprobe import probe
@@ -106,12 +107,10 @@ def check_redirect(base_url: str, cfg: Security, timeout: float) -> Result:
     url = plain_http_url(base_url, cfg).rstrip("/") + "/api/v1/ping"
     threshold = "301/307/308 to https://"
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        with JsonClient("GET", timeout=timeout) as client:
             resp = client.get(url)
-    except httpx.TimeoutException:
-        return failed(f"GET {url}: no answer within {timeout:g}s", threshold=threshold, advice=ADVICE_REDIRECT)
-    except httpx.TransportError as exc:
-        return failed(f"GET {url}: cannot connect: {redact(str(exc))}", threshold=threshold, advice=ADVICE_REDIRECT)
+    except TargetError as exc:
+        return failed(str(exc), threshold=threshold, advice=ADVICE_REDIRECT)
     location = resp.headers.get("location", "")
     evidence = {"url": url, "status": str(resp.status_code), "location": location or "(none)"}
     if resp.status_code in (301, 307, 308) and location.startswith("https://"):

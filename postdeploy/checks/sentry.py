@@ -9,7 +9,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import SentryReview
 from postdeploy.errors import TargetError
 from postdeploy.results import Result, failed, passed
-from postdeploy.sentry import SentryClient, search_issues
+from postdeploy.sentryapi import SentryClient, search_issues
 
 
 def new_issues(client: SentryClient, deployed_at: datetime | None, window: float) -> Result:

@@ -1,4 +1,6 @@
-"""The arithmetic of the later phases: slopes, baseline tolerances with floors, minimum samples.
+"""The judgements of the later phases: baseline tolerances with floors, minimum samples, business rates.
+
+The statistics under them (slopes, Poisson) are in `postdeploy.stats`.
 
 Plain functions without I/O, so that they are unit- and property-tested on their own.
 """
@@ -6,47 +8,10 @@ Plain functions without I/O, so that they are unit- and property-tested on their
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from postdeploy.durations import human
-from postdeploy.trends import centre
-
-
-@dataclass(frozen=True)
-class Slope:
-    """A least-squares line through (time, value) points: growth per second and fit quality."""
-
-    per_second: float
-    r2: float
-    points: int
-    span: float  # seconds between the first and the last point
-    first: float
-    last: float
-
-    def per_hour(self) -> float:
-        return self.per_second * 3600.0
-
-    def projection(self, seconds: float) -> float:
-        """The value `seconds` after the last point if the line holds."""
-        return self.last + self.per_second * seconds
-
-
-def slope(points: Sequence[tuple[float, float]]) -> Slope | None:
-    """Fit a line to the points; None with fewer than 3 points or no time span.
-
-    r2 is 1 for a perfect line and near 0 for noise; a flat series has r2 0 (no trend).
-    """
-    centred = centre(points, 3)
-    if centred is None:
-        return None
-    pts, mt, mv, stt = centred
-    n = len(pts)
-    stv = sum((t - mt) * (v - mv) for t, v in pts)
-    svv = sum((v - mv) ** 2 for _, v in pts)
-    k = stv / stt
-    r2 = 0.0 if svv <= 0 else max(0.0, min(1.0, (stv * stv) / (stt * svv)))
-    return Slope(k, r2, n, pts[-1][0] - pts[0][0], pts[0][1], pts[-1][1])
+from postdeploy.stats import poisson_cdf
 
 
 @dataclass(frozen=True)
@@ -136,19 +101,6 @@ def short_of(count: float | None, need: int, what: str, window: str) -> str:
 
 def per_hour(count: float, seconds: float) -> float:
     return count * 3600.0 / seconds if seconds > 0 else 0.0
-
-
-def poisson_cdf(k: float, lam: float) -> float:
-    """P(X <= k) for a Poisson count of mean `lam` (k rounded down; k < 0 gives 0)."""
-    if k < 0:
-        return 0.0
-    if lam <= 0:
-        return 1.0
-    term = total = math.exp(-lam)
-    for i in range(1, int(k) + 1):
-        term *= lam / i
-        total += term
-    return min(1.0, total)
 
 
 # A count is "below the bound" when seeing so few at the bound's rate has less than this chance.

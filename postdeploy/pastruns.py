@@ -1,4 +1,4 @@
-"""Earlier records of the same environment: the baseline a run compares itself with."""
+"""Earlier records of the same environment: the one reader of run folders, and the baseline a run compares itself with."""
 
 from __future__ import annotations
 
@@ -6,6 +6,24 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+def record_folders(env_dir: Path, *, newest_first: bool = False) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Yield (run folder, record) for every readable `reports/<env>/*/record.json`, in run order.
+
+    Symlinks (`latest`) are not followed; a folder without a readable record (a run that was
+    killed before it wrote one) is passed over.
+    """
+    if not env_dir.is_dir():
+        return
+    folders = sorted((p for p in env_dir.iterdir() if p.is_dir() and not p.is_symlink()), reverse=newest_first)
+    for folder in folders:
+        try:
+            data = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            yield folder, data
 
 
 class History:
@@ -16,16 +34,8 @@ class History:
         self.current = current.resolve() if current else None
 
     def records(self) -> Iterator[tuple[Path, dict[str, Any]]]:
-        if not self.env_dir.is_dir():
-            return
-        for folder in sorted((p for p in self.env_dir.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True):
-            if self.current is not None and folder.resolve() == self.current:
-                continue
-            try:
-                data = json.loads((folder / "record.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue  # a run that was killed before it wrote its record
-            if isinstance(data, dict):
+        for folder, data in record_folders(self.env_dir, newest_first=True):
+            if self.current is None or folder.resolve() != self.current:
                 yield folder, data
 
     def last_value(self, check_id: str, *, verdict: str = "success") -> tuple[Path, Any] | None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import httpx
 
 from postdeploy.config import Fincra, Smtp
-from postdeploy.errors import ConfigError, TargetError
+from postdeploy.errors import ConfigError, TargetError, TargetTimeout
+from postdeploy.httpjson import JsonClient, message_of, snippet, verify_with
 from postdeploy.redaction import redact
-from postdeploy.webjson import get_json, message_of, snippet, verify_with
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ def fincra_probe(cfg: Fincra, transport: httpx.BaseTransport | None = None) -> P
     started = time.monotonic()
     headers = {"api-key": cfg.api_key.reveal(), "Accept": "application/json"}
     try:
-        with httpx.Client(timeout=httpx.Timeout(cfg.timeout), transport=transport, headers=headers) as client:
-            answer = get_json(client, url, "FinCra", cfg.timeout)
+        with JsonClient("FinCra", timeout=cfg.timeout, transport=transport, headers=headers) as client:
+            answer = client.get_json(url)
     except TargetError as exc:
         return Probe("payments (FinCra)", False, str(exc), time.monotonic() - started)
     took = time.monotonic() - started
@@ -139,14 +139,14 @@ def http_probe(name: str, spec: str, timeout: float, ca_bundle: str = "") -> Pro
     started = time.monotonic()
     try:
         url, expect = parse_http_spec(spec)
-        with httpx.Client(timeout=httpx.Timeout(timeout), verify=verify_with(ca_bundle)) as client:
+        with JsonClient("GET", timeout=timeout, verify=verify_with(ca_bundle)) as client:
             resp = client.get(url)
     except ConfigError as exc:
         return Probe(name, False, str(exc))
-    except httpx.TimeoutException:
-        return Probe(name, False, f"GET {redact(spec.split()[0])}: no answer within {timeout:g}s", timeout)
-    except httpx.HTTPError as exc:
-        return Probe(name, False, f"GET {redact(spec.split()[0])}: cannot connect: {redact(str(exc))}")
+    except TargetTimeout as exc:
+        return Probe(name, False, str(exc), timeout)
+    except TargetError as exc:
+        return Probe(name, False, str(exc))
     took = time.monotonic() - started
     ok = resp.status_code == expect if expect is not None else 200 <= resp.status_code < 300
     want = f"expected {expect}" if expect is not None else "expected 2xx"

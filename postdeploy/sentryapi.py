@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Sentry
-from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.errors import BadResponse, TargetUnreachable
+from postdeploy.httpjson import JsonClient, snippet
 from postdeploy.redaction import redact
 
 
@@ -58,20 +59,12 @@ def parse_issues(payload: Any, where: str) -> list[Issue]:
     return out
 
 
-class SentryClient:
+class SentryClient(JsonClient):
     """Reads issues through `GET /api/0/organizations/{org}/issues/` with a bearer token."""
 
     def __init__(self, cfg: Sentry, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__("Sentry", base_url=cfg.url, token=cfg.token, timeout=cfg.timeout, transport=transport)
         self.cfg = cfg
-        self._client = httpx.Client(
-            base_url=cfg.url,
-            timeout=httpx.Timeout(cfg.timeout),
-            transport=transport,
-            headers={"Authorization": f"Bearer {cfg.token.reveal()}"},
-        )
-
-    def close(self) -> None:
-        self._client.close()
 
     def issues_url(self) -> str:
         return f"{self.cfg.url.rstrip('/')}/api/0/organizations/{self.cfg.org}/issues/"
@@ -84,25 +77,15 @@ class SentryClient:
         if self.cfg.environment:
             params["environment"] = self.cfg.environment
         where = self.issues_url()
-        try:
-            resp = self._client.get(where, params=params)
-        except httpx.TimeoutException:
-            raise TargetTimeout(f"Sentry {where}: no answer within {self.cfg.timeout:g}s", target=where) from None
-        except httpx.TransportError as exc:
-            raise TargetUnreachable(f"Sentry {where}: cannot connect: {redact(str(exc))}", target=where) from None
+        resp = self.get(where, params=params)
         if resp.status_code in (401, 403):
             raise TargetUnreachable(
                 f"Sentry {where} refused the token (HTTP {resp.status_code}): check the sentry token's scopes (event:read)",
                 target=where,
             )
         if resp.status_code != 200:
-            raise BadResponse(f"Sentry {where} answered {resp.status_code}: {redact(resp.text[:120])!r}", target=where)
-        try:
-            return resp.json()
-        except ValueError:
-            raise BadResponse(
-                f"Sentry {where} answered 200 but not JSON: {redact(resp.text[:80])!r}", target=where
-            ) from None
+            raise BadResponse(f"Sentry {where} answered {resp.status_code}: {snippet(resp.text, 120)!r}", target=where)
+        return self.decode(resp, "GET", where)
 
     def new_issues(self, since: datetime, levels: tuple[str, ...] = ("error", "fatal")) -> list[Issue]:
         """Return unresolved issues of those levels first seen at or after `since`, newest first."""
