@@ -30,7 +30,7 @@ from postdeploy import (
     watch,
     watchplugin,
 )
-from postdeploy.config import ENV_VAR, load_environment
+from postdeploy.config import ENV_VAR, environments_dir, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
     PROPERTY,
@@ -48,7 +48,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     target,
 )
 from postdeploy.pastruns import History
-from postdeploy.record import Record, run_dir, suite_commit, write
+from postdeploy.record import SCHEMA, Record, run_dir, suite_commit, write
 from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN, RunState
 
@@ -159,6 +159,47 @@ def pytest_configure(config: pytest.Config) -> None:
     name, source = setting(config, "env")
     if not name:
         return
+    try:
+        _configure_env(config, state, name, source)
+    except pytest.UsageError as exc:
+        if workerinput is None and not config.option.collectonly:
+            _record_start_up_error(config, name, str(exc))
+        raise
+
+
+def _record_start_up_error(config: pytest.Config, name: str, message: str) -> None:
+    """Leave an `incomplete` record for a run stopped at start-up (exit 4), `latest` untouched.
+
+    Without it, `pytest ... || true; python -m postdeploy verdict` would report the last
+    real verdict, a success, for a run that checked nothing.
+    """
+    if not (environments_dir(config.rootpath) / f"{name}.toml").is_file():
+        return  # an unknown environment has no reports folder to speak for
+    reports, _ = setting(config, "reports_dir")
+    base = Path(reports) if reports else config.rootpath / "reports"
+    phase = phase_of(config.option.markexpr)
+    try:
+        folder = run_dir(base, name, phase)
+        first = message.splitlines()[0] if message else "start-up error"
+        data = {
+            "schema": SCHEMA,
+            "env": name,
+            "phase": phase,
+            "verdict": "incomplete",
+            "verdict_reasons": [f"no check ran: pytest stopped at start-up (exit 4): {first}"],
+            "complete": True,
+            "judged": False,
+            "exit_status": 4,
+            "checks": [],
+            "end": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        write(folder, data, latest=False)
+    except OSError:
+        pass  # the usage error itself is what the user must see
+
+
+def _configure_env(config: pytest.Config, state: RunState, name: str, source: str) -> None:
+    workerinput = getattr(config, "workerinput", None)
     try:
         env = load_environment(name, config.rootpath, source=source)
     except ConfigError as exc:

@@ -57,6 +57,16 @@ def newest(suite: pytest.Pytester) -> Path:
     return max(suite.path.glob("reports/t/2*/record.json"), key=lambda p: p.stat().st_mtime).parent
 
 
+def assert_only_an_incomplete_record(suite: pytest.Pytester) -> None:
+    """A run stopped at start-up: an `incomplete` record (so a CI gate cannot pass), nothing else."""
+    folders = [p.parent for p in suite.path.glob("reports/t/2*/record.json")]
+    assert len(folders) == 1, folders
+    record = json.loads((folders[0] / "record.json").read_text())
+    assert record["verdict"] == "incomplete" and record["checks"] == [], record
+    assert not (suite.path / "reports" / "t" / "latest").exists()
+    assert "exports" not in record and not (folders[0] / "report.html").exists()
+
+
 def latest(suite: pytest.Pytester) -> str:
     return (suite.path / "reports" / "t" / "latest").resolve().name
 
@@ -205,7 +215,7 @@ def test_an_empty_expected_version_is_a_usage_error(suite, monkeypatch, how):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([words])
     assert "Traceback" not in result.stderr.str()
-    assert not list(suite.path.glob("reports/t/2*/record.json"))
+    assert_only_an_incomplete_record(suite)
 
 
 @pytest.mark.parametrize(
@@ -224,7 +234,7 @@ def test_a_bad_ca_bundle_stops_the_run_at_start_up_with_one_line(suite, line, wo
     err = result.stderr.str()
     assert words in err, err
     assert "Traceback" not in err and "FileNotFoundError" not in err
-    assert not list(suite.path.glob("reports/t/2*/record.json")), "no check ran, nothing was recorded or posted"
+    assert_only_an_incomplete_record(suite)
 
 
 def test_start_up_problems_are_all_listed_one_line_each(suite):
@@ -366,3 +376,20 @@ def test_wrong_synthetic_password_blocks_the_reads_behind_the_login(suite, monke
         "critical check auth.login failed: login failed: the credentials of [api.user] were refused"
     )
     assert "wrong-password-canary" not in json.dumps(record)
+
+
+def test_a_start_up_error_leaves_an_incomplete_record_and_verdict_exits_3(suite, capsys):
+    """`pytest ... || true; python -m postdeploy verdict` must not report the last success."""
+    good, record = run(suite, "-m", "first15")
+    assert record["verdict"] == "success"
+    before = latest(suite)
+    env = suite.path / "environments" / "t.toml"
+    env.write_text(ENV + 'ca_bundle = "/nonexistent/ca.pem"\n')
+    result, record = run(suite, "-m", "first15")
+    assert result.ret == 4
+    assert record["verdict"] == "incomplete" and record["checks"] == []
+    assert record["verdict_reasons"][0].startswith("no check ran: pytest stopped at start-up (exit 4): ")
+    assert "ca_bundle" in record["verdict_reasons"][0]
+    assert latest(suite) == before
+    assert cli(["verdict", str(suite.path / "reports" / "t")]) == 3
+    assert "INCOMPLETE" in capsys.readouterr().out
