@@ -53,9 +53,9 @@ class Sandbox:
     folder: Path
     env: dict[str, str]
 
-    def cli(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    def _module(self, module: str, args: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "sandbox", *args],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -64,17 +64,13 @@ class Sandbox:
             check=False,
         )
 
+    def cli(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        """`python -m sandbox ARGS` against this sandbox."""
+        return self._module("sandbox", args, timeout)
+
     def cli_postdeploy(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """`python -m postdeploy ARGS` as a pipeline runs it."""
-        return subprocess.run(
-            [sys.executable, "-m", "postdeploy", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return self._module("postdeploy", args, timeout)
 
     def state(self) -> dict[str, Any]:
         return json.loads((self.folder / "state.json").read_text())
