@@ -17,13 +17,10 @@ from typing import Any
 
 import pytest
 
-# id -> (guide item, what a person attests)
-MANUAL: dict[str, tuple[str, str]] = {
-    "smoke.manual": ("P3", "manual smoke tests of the release on staging"),
-    "team.communicated": ("P4", "the team and stakeholders were told about the deployment"),
-    "support.channels": ("17", "support channels reviewed: no user complaints about the release"),
-    "analytics.reviewed": ("18", "user actions reviewed where not measurable (analytics dashboards)"),
-}
+from postdeploy import catalog
+
+# id -> (guide item, what a person attests), from the catalog.
+MANUAL: dict[str, tuple[str, str]] = catalog.manual_items()
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
