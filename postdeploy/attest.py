@@ -141,10 +141,14 @@ def configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def judge(item: pytest.Item, check_id: str, check: Any) -> None:
-    """Pass with who and the note when attested; otherwise record the item as pending and skip."""
+def judge(check: Any) -> None:
+    """Pass with who and the note when attested; otherwise record the item as pending and skip.
+
+    `check` is the `check` fixture: it knows its item and its id (from the marker)."""
     __tracebackhide__ = True
     from postdeploy.results import passed
+
+    item, check_id = check.item, check.id
 
     found = item.config.stash.get(ATTESTATIONS, {}).get(check_id)
     guide, what = MANUAL[check_id]

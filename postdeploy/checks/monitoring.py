@@ -20,7 +20,7 @@ from postdeploy.errors import TargetError
 from postdeploy.grafana import DashboardMissing, GrafanaClient
 from postdeploy.logs import LogSource
 from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, passed, skipped
+from postdeploy.results import Result, failed, not_configured, passed
 from postdeploy.webjson import get_json, message_of
 
 
@@ -156,7 +156,7 @@ def monitoring_ready(env: Environment, prom: PromClient | None = None, now: date
     if missing_config:
         evidence["not configured"] = "; ".join(missing_config)
     if len(missing_config) == 4:
-        return skipped(f"not configured: add {', '.join(missing_config)} to {env.path}")
+        return not_configured(f"add {', '.join(missing_config)} to {env.path}")
     if problems:
         return failed(
             "monitoring is not ready: " + "; ".join(problems),
