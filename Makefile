@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := postgresql postgresql-contrib prometheus prometheus-alertmanager prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test test-stress lint bench bench-watch soak sandbox-up sandbox-down clean allure-report
+.PHONY: setup system demo test test-stress lint docs bench bench-watch soak sandbox-up sandbox-down clean allure-report
 
 setup: system $(STAMP)
 
@@ -65,6 +65,11 @@ bench-watch: setup
 lint: setup
 	$(VENV)/bin/ruff check postdeploy sandbox selftests tests_smoke tests_db tests_metrics tests_integrations
 	$(VENV)/bin/mypy postdeploy sandbox
+
+# The README's check tables, regenerated from the catalog (postdeploy/catalog.py) between their markers.
+docs:
+	@py=$(PY); [ -x "$$py" ] || py=$(PYTHON); \
+	$$py -c "from pathlib import Path; from postdeploy.catalog import readme; p = Path('README.md'); p.write_text(readme(p.read_text(encoding='utf-8')), encoding='utf-8')"
 
 # Optional: Allure's HTML of one run (RUN=reports/<env>/<run>, default the newest) as one file,
 # `<run>/allure-report/index.html`, opening over file://. Allure 2 from the npm registry (pinned,

@@ -17,13 +17,10 @@ from typing import Any
 
 import pytest
 
-# id -> (guide item, what a person attests)
-MANUAL: dict[str, tuple[str, str]] = {
-    "smoke.manual": ("P3", "manual smoke tests of the release on staging"),
-    "team.communicated": ("P4", "the team and stakeholders were told about the deployment"),
-    "support.channels": ("17", "support channels reviewed: no user complaints about the release"),
-    "analytics.reviewed": ("18", "user actions reviewed where not measurable (analytics dashboards)"),
-}
+from postdeploy import catalog
+
+# id -> (guide item, what a person attests), from the catalog.
+MANUAL: dict[str, tuple[str, str]] = catalog.manual_items()
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -144,10 +141,14 @@ def configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
 
 
-def judge(item: pytest.Item, check_id: str, check: Any) -> None:
-    """Pass with who and the note when attested; otherwise record the item as pending and skip."""
+def judge(check: Any) -> None:
+    """Pass with who and the note when attested; otherwise record the item as pending and skip.
+
+    `check` is the `check` fixture: it knows its item and its id (from the marker)."""
     __tracebackhide__ = True
     from postdeploy.results import passed
+
+    item, check_id = check.item, check.id
 
     found = item.config.stash.get(ATTESTATIONS, {}).get(check_id)
     guide, what = MANUAL[check_id]

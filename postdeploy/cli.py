@@ -1,4 +1,4 @@
-"""The command line beside pytest: `python -m postdeploy verdict [RECORD]` for pipelines.
+"""The command line beside pytest: `python -m postdeploy verdict [RECORD]` for pipelines, `checks` for the catalog.
 
 Exit codes of `verdict`: 0 success, 1 issues, 2 rollback, 3 incomplete (a run that judged no
 check, or did not finish: killed, its record lists the checks it completed) or no readable
@@ -14,6 +14,8 @@ import re
 import sys
 from pathlib import Path
 from typing import NoReturn
+
+from postdeploy import catalog
 
 EXIT = {"success": 0, "issues": 1, "rollback": 2, "incomplete": 3}
 NO_RECORD = 3
@@ -178,5 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--env", help="the environment (with --version, instead of a record)")
     t.add_argument("--version", help="the deployed version (with --env)")
     t.set_defaults(func=timeline_cmd)
+    c = sub.add_parser("checks", help="list the catalog of checks (every check id, its phases, item, severity)")
+    c.add_argument("--phase", choices=catalog.PHASES, help="only the checks of this phase")
+    c.add_argument("--markdown", action="store_true", help="a Markdown table (the README's columns)")
+    c.set_defaults(func=checks_cmd)
     args = parser.parse_args(argv)
     return int(args.func(args))
+
+
+def checks_cmd(args: argparse.Namespace) -> int:
+    """Print the catalog: plain lines, or the Markdown table of the README."""
+    print(catalog.table(phase=args.phase) if args.markdown else catalog.listing(args.phase))
+    return 0

@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-from postdeploy import gates, markers, reporting, throttle
+from postdeploy import catalog, configured, gates, markers, reporting, throttle
 from postdeploy import runtime as runtime_mod
 from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
@@ -37,8 +37,22 @@ def _state(config: pytest.Config) -> RunState:
     return state
 
 
-def _not_configured(env: Environment, section: str, what: str) -> None:
-    pytest.skip(f"not configured: add a [{section}] section with {what} to {env.path}")
+KIND_ATTR = reporting.KIND_ATTR
+
+
+def skip(summary: str, kind: str = "") -> NoReturn:
+    """Skip the running check; a kind ("not_configured") goes into its record entry."""
+    __tracebackhide__ = True
+    exc = pytest.skip.Exception(summary)
+    if kind:
+        setattr(exc, KIND_ATTR, kind)
+    raise exc
+
+
+def _not_configured(env: Environment, need: str) -> NoReturn:
+    __tracebackhide__ = True
+    result = configured.result(env, need)
+    skip(result.summary, result.kind)
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +114,7 @@ def ready(api: ApiClient, target: Environment) -> Result:
 def prom(pytestconfig: pytest.Config, target: Environment) -> Iterator[PromClient]:
     """The Prometheus client for the environment's server."""
     if target.prometheus is None:
-        _not_configured(target, "prometheus", "url and job")
+        _not_configured(target, "prometheus")
     assert target.prometheus is not None
     client = PromClient(target.prometheus)
     _state(pytestconfig).prom = client
@@ -114,7 +128,7 @@ def db(target: Environment) -> Iterator[Any]:
     from postdeploy.db import connect
 
     if target.database is None:
-        _not_configured(target, "database", "dsn and password_env")
+        _not_configured(target, "database")
     assert target.database is not None
     conn, error = None, ""
     try:
@@ -133,7 +147,7 @@ def db(target: Environment) -> Iterator[Any]:
 def logs(target: Environment) -> LogSource:
     """The application's log source (file, docker or kubectl)."""
     if target.logs is None:
-        _not_configured(target, "logs", "kind and path/container/selector")
+        _not_configured(target, "logs")
     assert target.logs is not None
     return LogSource(target.logs)
 
@@ -142,7 +156,7 @@ def logs(target: Environment) -> LogSource:
 def sentry(target: Environment) -> Iterator[SentryClient]:
     """The Sentry web API client."""
     if target.sentry is None:
-        _not_configured(target, "sentry", "org, project and token_env")
+        _not_configured(target, "sentry")
     assert target.sentry is not None
     client = SentryClient(target.sentry)
     yield client
@@ -188,12 +202,20 @@ def deployment(pytestconfig: pytest.Config, target: Environment) -> Deployment:
 
 
 class Check:
-    """Judges one check's result: records the evidence, then fails when the result is not a pass."""
+    """Judges one check's result: records the evidence, then fails when the result is not a pass.
+
+    It knows its check from the marker (`checklist(ITEM, "id")`): `id`, and `spec`, the
+    catalog's entry (None for a check the catalog does not know, e.g. in a conftest of your own).
+    """
 
     def __init__(self, item: pytest.Item, state: RunState) -> None:
         self.item = item
         self.state = state
         self.result: Result | None = None
+        meta = markers.check_meta(item)
+        self.id = str(meta["id"]) if meta else ""
+        self.spec = catalog.get(self.id)
+        self.getfixturevalue: Any = getattr(item, "_request", None) and item._request.getfixturevalue  # type: ignore[attr-defined]
         # Throttle evidence from before this check is not this check's.
         self.throttle_mark = len(state.api.throttled) if state.api is not None else 0
 
@@ -211,17 +233,37 @@ class Check:
             result.severity = None  # a major or minor check keeps its own severity
         return result
 
+    def fixture(self, name: str) -> Any:
+        """A fixture's value asked for late (only when the check needs it); a fixture that failed
+        (the database unreachable) raises TargetError with its message, a skip stays a skip."""
+        try:
+            return self.getfixturevalue(name)
+        except pytest.fail.Exception as exc:
+            raise TargetError(str(exc)) from None
+
+    def requires(self, *needs: str) -> None:
+        """Skip as "not configured" unless the environment has every need (keys of catalog.NEEDS)."""
+        __tracebackhide__ = True
+        env = self.state.env
+        found = configured.missing(env, needs) if env is not None else None
+        if found is not None:
+            skip(found.summary, found.kind)
+
     def judge(self, result: Result) -> None:
+        """Record the result; returns on a pass, else ends the check (raises): failed, skipped or inconclusive.
+
+        A failure without advice of its own gets the catalog's advice for this check."""
         __tracebackhide__ = True
         result = self._throttled(result)
+        if not result.ok and not result.advice and self.spec is not None:
+            result.advice = self.spec.advice
         self.result = result
-        meta = markers.check_meta(self.item)
-        check_id = str(meta["id"]) if meta else ""
+        check_id = self.id
         if gates.is_down(check_id, result.outcome, result.value):
             # A root failed: the checks that need it are blocked, not failures of their own.
             self.state.gates[gates.ROOTS[check_id]] = (check_id, redact(result.summary)[:200])
         if result.outcome == "skipped":
-            pytest.skip(redact(result.summary))
+            skip(redact(result.summary), result.kind)
         entry = {
             "outcome": result.outcome,
             "summary": redact(result.summary),
@@ -262,11 +304,15 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     if meta is not None:
         reporting.label_allure(meta)
     judge = Check(request.node, state)
+    judge.getfixturevalue = request.getfixturevalue
     found = gates.blocker(state.gates, meta["depends_on"]) if meta is not None else None  # type: ignore[arg-type]
     if found is not None:
         entry = gates.blocked_entry(*found)
         request.node.user_properties.append((PROPERTY, json.dumps(entry)))
         pytest.skip(entry["summary"])
+    if judge.spec is not None:
+        # What the catalog says the check needs configured: "not configured" otherwise.
+        judge.requires(*judge.spec.needs)
     writes = meta is not None and bool(meta["writes"]) and state.allow_writes
     if writes:
         request.getfixturevalue("api").allow_writes = True

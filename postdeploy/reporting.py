@@ -18,6 +18,9 @@ from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN
 from postdeploy.terms import VERDICT_COLOURS
 
+# The attribute of a skip exception that carries its kind ("not_configured") into the record.
+KIND_ATTR = "postdeploy_kind"
+
 ALLURE_SEVERITY = {"critical": "critical", "major": "normal", "minor": "minor"}
 
 
@@ -50,6 +53,10 @@ def attach_allure(entry: dict[str, Any]) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     outcome = yield
     report = outcome.get_result()
+    kind = getattr(call.excinfo.value, KIND_ATTR, "") if call.excinfo is not None else ""
+    if kind:
+        # A skip with a kind (fixtures.skip): the record keeps the kind, not only the text.
+        report.user_properties.append(("postdeploy", json.dumps({"kind": kind})))
     if report.when != "call":
         return
     entries = [json.loads(str(v)) for k, v in item.user_properties if k == "postdeploy"]

@@ -23,7 +23,8 @@ class Result:
     severity: str | None = None
     # Structured data a later run reads back from record.json (a pre-deployment baseline).
     data: dict[str, Any] | None = None
-    # What kind of failure this is when it is not the release's fault ("throttled").
+    # What kind of outcome this is beyond pass/fail: "throttled" (the service's rate limiter, not
+    # the release), "not_configured" (skipped for want of configuration).
     kind: str = ""
 
     @property
@@ -58,6 +59,16 @@ def inconclusive(summary: str, **kw: Any) -> Result:
 
 def skipped(summary: str, **kw: Any) -> Result:
     return Result("skipped", summary, **kw)
+
+
+# The kind of a skip for want of configuration, and the prefix its summary starts with.
+NOT_CONFIGURED = "not_configured"
+NOT_CONFIGURED_PREFIX = "not configured: "
+
+
+def not_configured(what: str, **kw: Any) -> Result:
+    """Skipped for want of configuration: "not configured: <what to add, and where>"."""
+    return Result("skipped", NOT_CONFIGURED_PREFIX + what, kind=NOT_CONFIGURED, **kw)
 
 
 def from_problems(problems: list[str], what: str, ok: str, *, evidence: dict[str, Any], advice: str) -> Result:

@@ -9,43 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from postdeploy import budget, watch
+from postdeploy import budget, catalog, watch
 from postdeploy.attest import attested, pending
 
-TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = {
-    "Pre-Deployment": [
-        ("Backup created", ("backup.fresh",)),
-        ("Changes reviewed", ("changes.recorded",)),
-        ("Staging tests passed", ("staging.passed", "load.probe")),
-        ("Team notified", ("notify.team",)),
-        ("Monitoring ready", ("monitoring.ready",)),
-    ],
-    "First 15 Minutes": [
-        ("Deployment successful", ("deploy.running", "deploy.version", "wait.ready")),
-        ("Health checks passing", ("health", "readiness")),
-        ("No errors in logs", ("logs.startup", "logs.clean")),
-        ("Metrics normal", ("error_rate", "latency.p95", "sentry.new")),
-        ("Critical flows tested", ("auth.login", "db.read", "business.flow")),
-        (
-            "Security smoke (beyond the guide)",
-            ("tls.cert", "tls.redirect", "headers.security", "errors.no_leak", "api.surface"),
-        ),
-    ],
-    "First Hour": [
-        ("Traffic routing correct", ("traffic.routed",)),
-        ("All endpoints responding", ("endpoints",)),
-        ("Database performing well", ("db.connections", "db.slow_queries")),
-        ("No user complaints", ("support.channels",)),
-        ("Integrations working", ("integrations", "input.robust")),
-    ],
-    "First 24 Hours": [
-        ("Error rate acceptable", ("dashboard", "logs.errors")),
-        ("Performance stable", ("baseline.compare",)),
-        ("No memory leaks", ("resources",)),
-        ("Backups successful", ("backup.daily",)),
-        ("No critical issues", ("sentry.review",)),
-    ],
-}
+# The guide's template, each line with the checks that stand for it (postdeploy.catalog).
+TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = catalog.signoff_template()
 STATUS = {
     "success": "✅ Success",
     "issues": "⚠️ Issues",
@@ -93,6 +61,9 @@ def line_outcome(checks: list[dict[str, Any]], ids: tuple[str, ...]) -> tuple[st
         return "blocked", names
     if "inconclusive" in outcomes:
         return "inconclusive", names
+    if waiting:
+        # A line of automated and manual checks is not done while a person has not attested.
+        return "pending attestation", names + [f"{c['id']} pending attestation" for c in waiting]
     return "passed", names
 
 

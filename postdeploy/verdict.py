@@ -26,11 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from postdeploy import results
+
 # Every outcome a check can have in a record. "blocked": a dependency failed (see gates.py),
 # the check was not judged on its own; "error": it crashed in setup or teardown.
 OUTCOMES = ("passed", "failed", "error", "inconclusive", "blocked", "skipped")
-# The prefix of a skip for want of configuration (fixtures._not_configured and the checks).
-NOT_CONFIGURED = "not configured: "
+# A skip for want of configuration: its kind, and the prefix of its summary (results.not_configured).
+NOT_CONFIGURED_KIND = results.NOT_CONFIGURED
+NOT_CONFIGURED = results.NOT_CONFIGURED_PREFIX
 
 
 def _worse(verdict: str, than: str) -> str:
@@ -72,7 +75,7 @@ def decide(checks: Iterable[dict[str, Any]], *, inconclusive_is_issue: bool = Tr
         elif outcome == "inconclusive" and inconclusive_is_issue and sev != "minor":
             verdict = _worse(verdict, "issues")
             reasons.append(f"check {cid} inconclusive{summary}")
-        elif outcome == "skipped" and sev == "critical" and str(c.get("summary", "")).startswith(NOT_CONFIGURED):
+        elif outcome == "skipped" and sev == "critical" and c.get("kind") == NOT_CONFIGURED_KIND:
             verdict = _worse(verdict, "issues")
             reasons.append(f"critical check {cid} not run: {str(c['summary']).removeprefix(NOT_CONFIGURED)}")
         if (c.get("attestation") or {}).get("status") == "pending":

@@ -6,34 +6,15 @@ import time
 
 import pytest
 
-from postdeploy.alertmanager import AlertmanagerClient, PrometheusAlerts
 from postdeploy.checks import alerts
-from postdeploy.sentryapi import SentryClient
 
 
 @pytest.mark.daily
 @pytest.mark.checklist(25, "morning.health")
 @pytest.mark.severity("major")
-def test_morning_health(request, target, check):
+def test_morning_health(target, check):
     """No critical alert firing (Alertmanager, or Prometheus' own alerts without one); the overnight Sentry errors listed."""
-    source = target.alert_source()
-    if source is None:
-        pytest.skip(
-            f"not configured: add an [alertmanager] section with url, or a [prometheus] section "
-            f"(its /api/v1/alerts is read without Alertmanager), to {target.path}"
-        )
-    sentry = SentryClient(target.sentry) if target.sentry else None
-    try:
-        if source == "prometheus":
-            reader = PrometheusAlerts(request.getfixturevalue("prom"))
-        else:
-            reader = AlertmanagerClient(target.alertmanager)
-        with reader as am:
-            result = alerts.morning_health(am, target.alert_settings(), sentry)
-    finally:
-        if sentry is not None:
-            sentry.close()
-    check.judge(result)
+    check.judge(alerts.morning(target, check.fixture))
 
 
 @pytest.mark.weekly

@@ -8,7 +8,6 @@ import pytest
 
 from postdeploy import diagnostics
 from postdeploy.checks import baseline, database, firsthour, metrics
-from postdeploy.durations import human
 from postdeploy.results import Result
 
 pytestmark = pytest.mark.first_24h
@@ -61,23 +60,13 @@ def test_dashboard(request, prom, target, deployment, check):
 def test_baseline_compare(request, prom, target, deployment, history, check):
     """Request rate within +-20 %, p95 within +30 % (floor 50 ms), error rate < 2x the baseline."""
     window = firsthour.settled_window(deployment.deployed_at, target.windows.first_24h, target.windows)
-    young = firsthour.too_young(window, target.windows, "baseline.compare")
-    if young is not None:
-        check.judge(young)
-    job = target.prometheus.job
-    found = baseline.from_history(history)
-    pairs = {"the current window": (window.seconds, "")}
-    if found is None:
-        # Yesterday's window is the whole phase window: the deploy does not cut it.
-        offset, seconds = target.baseline.offset, target.windows.first_24h
-        pairs["the baseline"] = (seconds, offset)
-        source = f"no pre_deploy baseline in the record history: the {human(seconds)} before now, {offset} ago"
-    # Per-endpoint figures where the stored baseline has them (shown, not judged).
-    endpoints = list((found[1].get("endpoints") or {}) if found else [])
-    snaps, error = baseline.measure(prom, job, pairs, endpoints)
-    if error is not None:
-        check.judge(error)
-    current = snaps["the current window"]
-    source, base = found if found is not None else (source, snaps["the baseline"])
-    result = baseline.compare(current, base, source, target.baseline, target.thresholds, "baseline.compare")
-    check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))
+    check.judge(
+        firsthour.too_young(window, target.windows, check.id)
+        or diagnostics.attach(
+            baseline.against_baseline(prom, target, window.seconds, history, check.id),
+            "latency",
+            request,
+            target,
+            window.seconds,
+        )
+    )

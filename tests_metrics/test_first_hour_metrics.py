@@ -71,33 +71,9 @@ def test_endpoints(request, prom, target, deployment, check):
 @pytest.mark.checklist(16, "jobs.schedule")
 @pytest.mark.depends_on("process")
 @pytest.mark.severity("major")
-def test_jobs_schedule(request, target, check):
+def test_jobs_schedule(target, check):
     """Each configured background job ran within its interval (last-run metric or newest row)."""
-    jobs = target.jobs
-    prom = request.getfixturevalue("prom") if target.prometheus and any(j.metric for j in jobs) else None
-    runner = None
-    if target.database is not None and any(j.sql for j in jobs):
-        down = ""
-        try:
-            conn = request.getfixturevalue("db")
-        except pytest.fail.Exception as exc:  # no database: its jobs are unread, the metric ones still judged
-            conn, down = None, str(exc)
-
-        def runner(sql: str):
-            import psycopg
-
-            if conn is None:
-                raise TargetError(down)
-            try:
-                with conn.cursor() as cur:
-                    row = cur.execute(sql).fetchone()
-            except psycopg.Error as exc:
-                raise TargetError(f"SQL failed: {str(exc).strip().splitlines()[0]}") from None
-            finally:
-                conn.rollback()
-            return row[0] if row else None
-
-    check.judge(firsthour.jobs_schedule(jobs, prom, runner, time.time(), target.thresholds))
+    check.judge(firsthour.jobs(target, check.fixture))
 
 
 @pytest.mark.checklist(18, "analytics")

@@ -22,7 +22,7 @@ def test_login(login, check):
 @pytest.mark.severity("critical")
 def test_database_read_through_api(api, check):
     """An authenticated read that goes to the database: the project list."""
-    check.judge(smoke.check_list(api, api.cfg.projects_path, "db.read", "project list"))
+    check.judge(smoke.check_list(api, api.cfg.projects_path, check.id, "project list"))
 
 
 @pytest.mark.checklist(10, "business.flow")
@@ -30,7 +30,7 @@ def test_database_read_through_api(api, check):
 @pytest.mark.severity("critical")
 def test_business_read(api, check):
     """The key business operation, read variant: the escrow transactions list."""
-    check.judge(smoke.check_list(api, api.cfg.business_path, "business.flow", "escrow transactions"))
+    check.judge(smoke.check_list(api, api.cfg.business_path, check.id, "escrow transactions"))
 
 
 @pytest.mark.checklist(10, "business.flow.write")

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from postdeploy import configured
 from postdeploy.alertmanager import AlertmanagerClient, PrometheusAlerts, parse_prometheus_alerts
 from postdeploy.checks.advice import advice
-from postdeploy.config import Alertmanager, AlertsReview
+from postdeploy.config import Alertmanager, AlertsReview, Environment
 from postdeploy.durations import human
 from postdeploy.errors import TargetError
 from postdeploy.promql import MAX_POINTS, PromClient, Series, range_step
 from postdeploy.results import Result, failed, passed
 from postdeploy.sentryapi import SentryClient, issues_seen_since
+
+
+def morning(env: Environment, fixture: Callable[[str], Any]) -> Result:
+    """Item 25 against the environment: its alert source (Alertmanager, else Prometheus) and Sentry.
+
+    `fixture` returns a client by fixture name ("prom"), asked only when Prometheus is the source."""
+    source = env.alert_source()
+    if source is None:
+        return configured.result(env, "alerts")
+    sentry = SentryClient(env.sentry) if env.sentry else None
+    try:
+        if source == "prometheus":
+            reader: AlertmanagerClient | PrometheusAlerts = PrometheusAlerts(fixture("prom"))
+        else:
+            assert env.alertmanager is not None
+            reader = AlertmanagerClient(env.alertmanager)
+        with reader as am:
+            return morning_health(am, env.alert_settings(), sentry)
+    finally:
+        if sentry is not None:
+            sentry.close()
 
 
 def morning_health(

@@ -13,7 +13,7 @@ from typing import Any
 from postdeploy import promqueries
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
-from postdeploy.config import Baseline, Thresholds
+from postdeploy.config import Baseline, Environment, Thresholds
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
 from postdeploy.pastruns import History
@@ -234,3 +234,23 @@ def compare(
         evidence=evidence,
         data=data,
     )
+
+
+def against_baseline(prom: PromClient, env: Environment, seconds: float, history: History, check_id: str) -> Result:
+    """Item 22: the current window against the newest pre_deploy baseline, else the same window `baseline.offset` ago."""
+    assert env.prometheus is not None
+    found = from_history(history)
+    pairs = {"the current window": (seconds, "")}
+    source = ""
+    if found is None:
+        # Yesterday's window is the whole phase window: the deploy does not cut it.
+        offset, whole = env.baseline.offset, env.windows.first_24h
+        pairs["the baseline"] = (whole, offset)
+        source = f"no pre_deploy baseline in the record history: the {human(whole)} before now, {offset} ago"
+    # Per-endpoint figures where the stored baseline has them (shown, not judged).
+    endpoints = list((found[1].get("endpoints") or {}) if found else [])
+    snaps, error = measure(prom, env.prometheus.job, pairs, endpoints)
+    if error is not None:
+        return error
+    source, base = found if found is not None else (source, snaps["the baseline"])
+    return compare(snaps["the current window"], base, source, env.baseline, env.thresholds, check_id)

@@ -26,7 +26,7 @@ from postdeploy.durations import human_bytes, human_days
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, passed, skipped
+from postdeploy.results import Result, failed, inconclusive, not_configured, passed
 from postdeploy.sizehistory import read
 from postdeploy.stats import fit, per_day, seconds_to_empty
 
@@ -130,7 +130,7 @@ def capacity(
 ) -> Result:
     """Item 28: growth rates attached; disk and database not projected to fill within the horizon."""
     if prom is None and conn is None:
-        return skipped("not configured: add [database] and/or [prometheus] with [capacity] mountpoint")
+        return not_configured("add [database] and/or [prometheus] with [capacity] mountpoint")
     now = time.time()
     evidence: dict[str, Any] = {"horizon": human_days(cfg.horizon)}
     problems: list[str] = []

@@ -12,6 +12,7 @@ its own short transaction (pg_stat_activity is a per-transaction snapshot).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -372,3 +373,23 @@ def size(conn: psycopg.Connection, cfg: DbChecks, env: str, history_file: Path) 
         threshold=f"growth <= {cfg.growth_max:.0%}",
         evidence=evidence,
     )
+
+
+def sql_runner(conn: psycopg.Connection | None, down: str = "") -> Callable[[str], Any]:
+    """Run one read-only SQL statement and return the first column of its first row (None without one).
+
+    Without a connection (the database was unreachable: `down` says why) every call raises TargetError."""
+
+    def run(sql: str) -> Any:
+        if conn is None:
+            raise TargetError(down)
+        try:
+            with conn.cursor() as cur:
+                row = cur.execute(sql).fetchone()  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise TargetError(f"SQL failed: {str(exc).strip().splitlines()[0]}") from None
+        finally:
+            conn.rollback()
+        return row[0] if row else None
+
+    return run

@@ -16,11 +16,11 @@ from postdeploy import promqueries, stats
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.checks.metrics import Window
-from postdeploy.config import Job, Thresholds, Windows
+from postdeploy.config import Environment, Job, Thresholds, Windows
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
-from postdeploy.results import Result, failed, inconclusive, passed, skipped
+from postdeploy.results import Result, failed, inconclusive, not_configured, passed
 
 MB = 1024 * 1024
 
@@ -254,7 +254,7 @@ def endpoint_queries(job: str, seconds: float) -> dict[str, str]:
 def endpoints(prom: PromClient, job: str, wanted: list[str], window: Window, th: Thresholds) -> Result:
     """Every configured endpoint has traffic and no 5xx in the window; p95 per endpoint reported."""
     if not wanted:
-        return skipped("not configured: list the critical endpoints in `endpoints` of the environment file")
+        return not_configured("list the critical endpoints in `endpoints` of the environment file")
     queries = endpoint_queries(job, window.seconds)
     evidence: dict[str, Any] = {f"query {k}": q for k, q in queries.items()}
     evidence["window"] = str(window)
@@ -317,12 +317,30 @@ def job_last_run(job: Job, prom: PromClient | None, sql_runner: Callable[[str], 
     return float(value)
 
 
+def jobs(env: Environment, fixture: Callable[[str], Any], now: float | None = None) -> Result:
+    """Item 16 against the environment: each [[jobs]] entry from its metric (Prometheus) or SQL (database).
+
+    `fixture` returns a client by fixture name ("prom", "db"), asked only when a job needs it; a
+    database that cannot be reached (TargetError) leaves its jobs unread, the metric ones still judged."""
+    wanted = env.jobs
+    prom = fixture("prom") if env.prometheus and any(j.metric for j in wanted) else None
+    runner = None
+    if env.database is not None and any(j.sql for j in wanted):
+        from postdeploy.checks.database import sql_runner
+
+        try:
+            runner = sql_runner(fixture("db"))
+        except TargetError as exc:
+            runner = sql_runner(None, str(exc))
+    return jobs_schedule(wanted, prom, runner, time.time() if now is None else now, env.thresholds)
+
+
 def jobs_schedule(
     jobs: list[Job], prom: PromClient | None, sql_runner: Callable[[str], Any] | None, now: float, th: Thresholds
 ) -> Result:
     """Each configured job ran within its interval x grace."""
     if not jobs:
-        return skipped("not configured: add [[jobs]] entries (name, interval, metric or sql) to the environment file")
+        return not_configured("add [[jobs]] entries (name, interval, metric or sql) to the environment file")
     evidence: dict[str, Any] = {}
     late: list[str] = []  # read, and older than allowed: the only reason to say "late"
     wrong: list[str] = []  # misconfigured: the environment file's fault, said as such

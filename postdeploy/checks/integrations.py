@@ -10,7 +10,7 @@ from typing import Any
 from postdeploy.checks.advice import advice
 from postdeploy.config import Integrations
 from postdeploy.integrationprobes import Probe, fincra_probe, http_probe, smtp_probe
-from postdeploy.results import Result, failed, passed, skipped
+from postdeploy.results import Result, failed, not_configured, passed
 
 
 def probe_all(cfg: Integrations) -> list[Probe]:
@@ -28,12 +28,10 @@ def probe_all(cfg: Integrations) -> list[Probe]:
 def integrations(cfg: Integrations | None, env_path: str) -> Result:
     """Each configured integration reachable and authenticated."""
     if cfg is None:
-        return skipped(
-            f"not configured: add [integrations.fincra], [integrations.smtp] or [integrations] http to {env_path}"
-        )
+        return not_configured(f"add [integrations.fincra], [integrations.smtp] or [integrations] http to {env_path}")
     probes = probe_all(cfg)
     if not probes:
-        return skipped(f"not configured: [integrations] in {env_path} names no fincra, smtp or http entry")
+        return not_configured(f"[integrations] in {env_path} names no fincra, smtp or http entry")
     evidence: dict[str, Any] = {p.name: repr(p) for p in probes}
     bad = [p for p in probes if not p.ok]
     if bad:

@@ -23,7 +23,7 @@ from postdeploy.apiclient import ApiClient
 from postdeploy.checks.advice import advice
 from postdeploy.config import LoadProbe
 from postdeploy.errors import TargetError
-from postdeploy.results import Result, failed, inconclusive, passed, skipped
+from postdeploy.results import Result, failed, inconclusive, not_configured, passed
 from postdeploy.stats import percentile
 
 HARD_MAX_COUNT = 2000
@@ -177,7 +177,7 @@ def load_probe(api: ApiClient, cfg: LoadProbe) -> Result:
     except ValueError as exc:
         return failed(f"refused: {exc}", advice="list only side-effect-free GET/HEAD endpoints in [load_probe]")
     if not endpoints:
-        return skipped('not configured: add [load_probe] endpoints = ["GET /path", ...] to the environment file')
+        return not_configured('add [load_probe] endpoints = ["GET /path", ...] to the environment file')
     count, conc, dur, notes = bounds(cfg)
     evidence: dict[str, Any] = {
         "endpoints": ", ".join(f"{m} {p}" for m, p in endpoints),

@@ -19,7 +19,7 @@ from postdeploy.grafana import DashboardMissing, GrafanaClient
 from postdeploy.httpjson import JsonClient, message_of
 from postdeploy.logsource import LogSource
 from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, passed, skipped
+from postdeploy.results import Result, failed, not_configured, passed
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def monitoring_ready(env: Environment, prom: PromClient | None = None, now: date
     if missing_config:
         evidence["not configured"] = "; ".join(missing_config)
     if len(missing_config) == 4:
-        return skipped(f"not configured: add {', '.join(missing_config)} to {env.path}")
+        return not_configured(f"add {', '.join(missing_config)} to {env.path}")
     if problems:
         return failed(
             "monitoring is not ready: " + "; ".join(problems),

@@ -11,15 +11,13 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import Environment
 from postdeploy.errors import TargetError
 from postdeploy.record import who
-from postdeploy.results import Result, failed, passed, skipped
+from postdeploy.results import Result, failed, not_configured, passed
 
 
 def notify_team(env: Environment) -> Result:
     """Post the deploy notice; pass when Slack answers 200 `ok`."""
     if env.slack is None:
-        return skipped(
-            f'not configured: add a [slack] section with webhook_env = "VAR" (or webhook_file) to {env.path}'
-        )
+        return not_configured(f'add a [slack] section with webhook_env = "VAR" (or webhook_file) to {env.path}')
     payload = slack.notice(env.name, env.expected.version, env.expected.commit, who())
     evidence = {
         "channel": "Slack incoming webhook (URL from " + env.slack.webhook.source + ")",

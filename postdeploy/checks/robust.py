@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
 from postdeploy.apiclient import ApiClient
+from postdeploy.catalog import advice
 from postdeploy.errors import TargetError, TargetTimeout
 from postdeploy.results import Result, from_problems
 
-ADVICE = "malformed input reaches code that crashes: validate the body before use; a 5xx here is also a denial-of-service lever"
+ADVICE = advice("input.robust")
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 _json = st.recursive(

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from postdeploy.apiclient import ApiClient
+from postdeploy.catalog import advice
 from postdeploy.config import Security
 from postdeploy.errors import TargetError
 from postdeploy.httpjson import JsonClient
@@ -20,10 +21,10 @@ from postdeploy.redaction import redact
 from postdeploy.results import Result, failed, from_problems, passed
 from postdeploy.tlsprobe import probe
 
-ADVICE_TLS = "renew or fix the certificate (chain, host name) before it expires; clients will refuse the API"
-ADVICE_REDIRECT = "plain HTTP must redirect to HTTPS: check the proxy / the service's HTTPS redirect middleware"
-ADVICE_HEADERS = "restore the security headers middleware; missing headers expose users to sniffing and clickjacking"
-ADVICE_LEAK = "error bodies leak internals: turn debug mode off and deploy the error handlers; treat as a security incident, roll back"
+ADVICE_TLS = advice("tls.cert")
+ADVICE_REDIRECT = advice("tls.redirect")
+ADVICE_HEADERS = advice("headers.security")
+ADVICE_LEAK = advice("errors.no_leak")
 
 # What must never appear in an error body a client can see.
 LEAK_PATTERNS = {

@@ -13,6 +13,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import Expected
 from postdeploy.errors import TargetError
 from postdeploy.results import Result, failed, passed
+from postdeploy.runtime import RuntimeStatus
 
 HEALTHY = "healthy"
 
@@ -88,8 +89,29 @@ def check_version(api: ApiClient, expected: Expected) -> Result:
     )
 
 
-def check_health(api: ApiClient) -> Result:
+def check_running(status: RuntimeStatus | None, error: str, source: str) -> Result:
+    """Item 1: the container, pods or process of the release run and do not restart."""
+    if status is None:
+        return failed(f"cannot ask the runtime: {error}", advice=advice("deploy.running"))
+    if not status.running or status.restarting:
+        return failed(
+            status.detail, value="not running", threshold="running, not restarting", advice=advice("deploy.running")
+        )
+    return passed(status.detail, value="running", evidence={"deploy time source": source})
+
+
+def _unready(ready: Result | None, check_id: str) -> Result | None:
+    """A failed wait for the service: the check is not judged on its own answer."""
+    if ready is None or ready.ok:
+        return None
+    return failed(f"not judged: the service never became ready ({ready.summary})", advice=advice(check_id))
+
+
+def check_health(api: ApiClient, ready: Result | None = None) -> Result:
     """HTTP 200 is not enough: the body must say healthy, and so must every entry of `checks`."""
+    unready = _unready(ready, "health")
+    if unready is not None:
+        return unready
     url = api.url(api.cfg.health_path)
     body = _get_object(api, api.cfg.health_path, "health")
     if isinstance(body, Result):
@@ -119,8 +141,11 @@ def check_health(api: ApiClient) -> Result:
     return passed(f"healthy, {len(checks)} checks healthy", value=overall, evidence=evidence)
 
 
-def check_readiness(api: ApiClient) -> Result:
+def check_readiness(api: ApiClient, ready: Result | None = None) -> Result:
     """`ready` must be true; a false one names the dependency that is not ready."""
+    unready = _unready(ready, "readiness")
+    if unready is not None:
+        return unready
     url = api.url(api.cfg.readiness_path)
     body = _get_object(api, api.cfg.readiness_path, "readiness")
     if isinstance(body, Result):

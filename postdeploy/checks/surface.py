@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from postdeploy.apiclient import ApiClient, error_text, json_body
+from postdeploy.catalog import advice
 from postdeploy.config import Security
 from postdeploy.errors import TargetError
 from postdeploy.pastruns import History
 from postdeploy.results import Result, failed, passed, skipped
 
-ADVICE = "an endpoint clients use is gone: restore it, or list it in security.removed_endpoints if removed on purpose"
+ADVICE = advice("api.surface")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
