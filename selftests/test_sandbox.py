@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.faults import FAULTS
-from sandbox.router import ROUTES
-from sandbox.state import pid_alive
+from sandbox.app.router import ROUTES
+from sandbox.common.state import pid_alive
+from sandbox.control.faults import FAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_KEYS = {
@@ -437,7 +437,7 @@ def test_security_faults_apply_and_heal(box: Box) -> None:
         assert ping.headers["Access-Control-Allow-Origin"] == "*"
         assert ping.headers["Access-Control-Allow-Credentials"] == "true"
         leaked = api.get("/no/such/page").text
-        assert all(marker in leaked for marker in ("Traceback (most recent call last)", "/sandbox/app.py", "SELECT"))
+        assert all(marker in leaked for marker in ("Traceback (most recent call last)", "/sandbox/app/", "SELECT"))
         assert api.post("/api/v1/auth/login", json={"email": 5}).status_code == 500
         assert api.post("/api/v1/auth/login", json=[1]).status_code == 500
         assert api.get("/api/v1/escrow/transactions", headers=bearer).status_code == 404
