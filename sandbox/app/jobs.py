@@ -12,8 +12,8 @@ import time
 
 from sandbox.app.appmetrics import JOB_LAST_SUCCESS
 from sandbox.app.dbpool import ConnectionPool
+from sandbox.app.faultfile import FaultFlags
 from sandbox.app.routes import driver_message
-from sandbox.control.faults import FaultFlags
 
 WALLET_SYNC_INTERVAL = 30.0
 EVENT_INGESTION_INTERVAL = 15.0

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.app.dbpool import ConnectionPool
+from sandbox.app.faultfile import FaultFlags
 from sandbox.app.web import ApiError, Request, Response, json_response, require_email, require_str, validation_error
 from sandbox.common import auth, state
-from sandbox.control.faults import FaultFlags
 
 REQUIRED_TABLES = ("users", "wallet_registry", "wallet_balance_snapshot", "wallet_transaction_event")
 API = "/api/v1"

@@ -34,6 +34,7 @@ from sandbox.app.applog import access_line, setup_logging, write_stdout
 from sandbox.app.appmetrics import APP_INFO, ERRORS, HTTP_DURATION, HTTP_IN_PROGRESS, HTTP_REQUESTS, endpoint_label
 from sandbox.app.burn import CpuBurn
 from sandbox.app.dbpool import ConnectionPool
+from sandbox.app.faultfile import FaultFlags
 from sandbox.app.jobs import BackgroundJobs
 from sandbox.app.leaks import Leaks
 from sandbox.app.limiter import EXEMPT, FixedWindow, throttled_answer
@@ -51,7 +52,6 @@ from sandbox.app.security import (
 )
 from sandbox.app.web import ApiError, Request, Response, error_response
 from sandbox.common import state
-from sandbox.control.faults import FaultFlags
 
 MAX_BODY = 1024 * 1024
 # Endpoints the injected 5xx / unhandled faults leave alone, as the brief for them says.

@@ -6,29 +6,34 @@ out. Faults and heal are long requests: they answer once the change is in effect
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from sandbox.common.localserver import JsonHandler, LocalServer
-from sandbox.control.faults import FAULTS
-
-if TYPE_CHECKING:
-    from sandbox.control.supervisor import Supervisor
+from sandbox.control.faults import FAULTS, OperationError
 
 OPERATION_TIMEOUT = 120.0
 
 
-class OperationError(Exception):
-    """A fault or heal that cannot be done; carries the HTTP status to answer with."""
+class Operations(Protocol):
+    """What the control API asks of the supervisor."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+    stopping: threading.Event
+
+    def status(self) -> dict[str, Any]: ...
+
+    def submit(self, work: Callable[[], Any], timeout: float) -> Any: ...
+
+    def apply_fault(self, name: str) -> dict[str, Any]: ...
+
+    def heal(self) -> dict[str, Any]: ...
 
 
 class ControlHandler(JsonHandler):
     """Dispatches the four control routes to the supervisor."""
 
-    supervisor: Supervisor
+    supervisor: Operations
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/status":
@@ -70,7 +75,7 @@ class ControlServer(LocalServer):
 
     name = "control"
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Operations) -> None:
         super().__init__()
         self.supervisor = supervisor
 

@@ -3,16 +3,55 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from sandbox.common import state
+from sandbox.common.localserver import LocalServer
+from sandbox.control.deploy import AppProcess
 from sandbox.infra import backups
+from sandbox.infra.certs import Certificates
+from sandbox.infra.postgres import PostgresCluster
+from sandbox.infra.prometheus import PrometheusServer
+from sandbox.standins.sentry import SentryServer
+from sandbox.standins.slack import SlackServer
+from sandbox.standins.traffic import TrafficGenerator
 
-if TYPE_CHECKING:
-    from sandbox.control.supervisor import Supervisor
+
+class Reported(Protocol):
+    """What these documents read of the supervisor (read-only)."""
+
+    @property
+    def paths(self) -> state.Paths: ...
+    @property
+    def app(self) -> AppProcess: ...
+    @property
+    def pg(self) -> PostgresCluster | None: ...
+    @property
+    def prom(self) -> PrometheusServer | None: ...
+    @property
+    def sentry(self) -> SentryServer: ...
+    @property
+    def slack(self) -> SlackServer: ...
+    @property
+    def traffic(self) -> TrafficGenerator | None: ...
+    @property
+    def certs(self) -> Certificates | None: ...
+    @property
+    def control(self) -> LocalServer: ...
+    @property
+    def runtime_dir(self) -> Path | None: ...
+    @property
+    def faults(self) -> list[str]: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def started_at(self) -> str: ...
+    @property
+    def history(self) -> tuple[float, tuple[str, ...]] | None: ...
 
 
-def state_document(sup: Supervisor) -> dict[str, Any]:
+def state_document(sup: Reported) -> dict[str, Any]:
     """state.json: only the documented keys, never a secret."""
     assert sup.pg is not None and sup.prom is not None
     return {
@@ -51,7 +90,7 @@ def state_document(sup: Supervisor) -> dict[str, Any]:
     }
 
 
-def _app_state(sup: Supervisor) -> str:
+def _app_state(sup: Reported) -> str:
     app = sup.app.proc
     if app is None:
         return "not started"
@@ -62,7 +101,7 @@ def _app_state(sup: Supervisor) -> str:
     return f"exited with code {app.returncode}"
 
 
-def _tls(sup: Supervisor) -> dict[str, Any]:
+def _tls(sup: Reported) -> dict[str, Any]:
     certs = sup.certs
     if certs is None:
         return {"ca_file": None, "cert_expires": None}
@@ -71,7 +110,7 @@ def _tls(sup: Supervisor) -> dict[str, Any]:
     return {"ca_file": str(certs.ca_file), "cert_expires": expires.isoformat()}
 
 
-def status_document(sup: Supervisor) -> dict[str, Any]:
+def status_document(sup: Reported) -> dict[str, Any]:
     """Describe every component (safe to call from any thread)."""
     app = sup.app.proc
     app_state = _app_state(sup)

@@ -7,7 +7,6 @@ process. Their URLs go into state.json; their secrets are files in secrets/ like
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -18,15 +17,12 @@ import httpx
 
 from sandbox.common import state
 from sandbox.common.localserver import LocalServer
-from sandbox.control.api import OperationError
 from sandbox.infra.alertmanager import AlertmanagerServer
 from sandbox.infra.prometheus import PrometheusServer
 from sandbox.standins.fincra import FincraServer
 from sandbox.standins.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore
 from sandbox.standins.mailserver import SMTP_USER, MailServer
-from sandbox.standins.sentry import SentryServer
 
-SERVICE_FAULTS = frozenset({"dashboard_missing", "sentry_bad_token", "payments_down", "smtp_down", "alert_firing"})
 SERVICE_SECRETS = ("grafana_token", "fincra_api_key", "smtp_password")
 SANDBOX_RULES_FILE = state.PACKAGE_DIR / "rules" / "sandbox_alerts.yml"
 FIRING_ALERT = "SandboxCriticalAlert"
@@ -109,44 +105,40 @@ class ServiceStack:
             )
         return text
 
-    # -- faults ----------------------------------------------------------------------------
-    def apply(self, name: str, sentry: SentryServer, prom: PrometheusServer, active: list[str]) -> None:
-        """Switch one service fault on and return once it is in effect."""
-        if name == "alert_firing" and "rules_missing" in active:
-            raise OperationError(409, "alert_firing needs Prometheus' rules, but rules_missing is active; heal first")
-        if name == "dashboard_missing":
-            self.grafana_store.hidden = True
-        elif name == "sentry_bad_token":
-            # The stand-in now expects another token: the suite's is rejected as Sentry does.
-            _sentry_handler(sentry).token = secrets.token_urlsafe(24)
-        elif name == "payments_down":
-            self.fincra.provider.down = True
-        elif name == "smtp_down":
+    # -- faults (each one's apply and heal, called through the registry in faults.py) --------
+    def hide_dashboard(self, hidden: bool) -> None:
+        """dashboard_missing: Grafana answers 404 for the service's dashboard."""
+        self.grafana_store.hidden = hidden
+
+    def payments_down(self, down: bool) -> None:
+        """payments_down: FinCra answers 503 with an HTML page."""
+        self.fincra.provider.down = down
+
+    def smtp_down(self, down: bool) -> None:
+        """smtp_down: the SMTP server stops; heal starts it again on the same port."""
+        if down:
             self.mail.stop()
-        elif name == "alert_firing":
+        elif not self.mail.running():
+            assert self.mail.port is not None
+            self.mail.start(self.mail.port)
+
+    def alert_firing(self, prom: PrometheusServer, firing: bool) -> None:
+        """alert_firing: the fault exporter reports 1 and SandboxCriticalAlert fires; return once it shows."""
+        if firing:
             # The rule is loaded only while the fault is on: the healthy sandbox has exactly
             # the service's rules.
             self.exporter.firing = True
             prom.extra_rule_files = [SANDBOX_RULES_FILE]
             prom.set_rules(enabled=True)
             self._wait_alert(prom, present=True, timeout=30)
-
-    def heal(self, previous: list[str], sentry: SentryServer, prom: PrometheusServer) -> None:
-        """Undo every service fault."""
-        self.grafana_store.hidden = False
-        _sentry_handler(sentry).token = sentry.token
-        self.fincra.provider.down = False
-        if not self.mail.running():
-            assert self.mail.port is not None
-            self.mail.start(self.mail.port)
-        if self.exporter.firing or "alert_firing" in previous:
-            self.exporter.firing = False
-            prom.extra_rule_files = []
-            prom.set_rules(enabled=True)
-            if self.am is not None:
-                # Prometheus sends no resolution for a rule it dropped: resolve it as Prometheus would.
-                self.am.resolve(FIRING_ALERT)
-            self._wait_alert(prom, present=False, timeout=15)
+            return
+        self.exporter.firing = False
+        prom.extra_rule_files = []
+        prom.set_rules(enabled=True)
+        if self.am is not None:
+            # Prometheus sends no resolution for a rule it dropped: resolve it as Prometheus would.
+            self.am.resolve(FIRING_ALERT)
+        self._wait_alert(prom, present=False, timeout=15)
 
     def _firing_names(self, prom: PrometheusServer) -> set[str]:
         """The alerts firing where the suite reads them: Alertmanager, or Prometheus without one."""
@@ -216,8 +208,3 @@ class ServiceStack:
         if self.am is not None:
             self.am.stop()
         self._log.close()
-
-
-def _sentry_handler(sentry: SentryServer) -> Any:
-    assert sentry.server is not None
-    return sentry.server.RequestHandlerClass

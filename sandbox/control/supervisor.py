@@ -22,14 +22,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sandbox.app.faultfile import read_ack, write_fault_file
 from sandbox.common import auth, state
+from sandbox.control import faults as registry
 from sandbox.control import report
-from sandbox.control.api import ControlServer, OperationError
+from sandbox.control.api import ControlServer
 from sandbox.control.cleanup import remove_state_files, write_runtime
 from sandbox.control.deploy import AppProcess
-from sandbox.control.faults import APP_FAULTS, FAULTS, REDEPLOY_FAULTS, read_ack, write_fault_file
-from sandbox.control.services import SERVICE_FAULTS, ServiceStack
-from sandbox.infra import backups, certs, dbfaults
+from sandbox.control.faults import Components, Kind, OperationError
+from sandbox.control.services import ServiceStack
+from sandbox.infra import backups, certs
 from sandbox.infra.postgres import PortInUse, PostgresCluster
 from sandbox.infra.prometheus import PrometheusServer
 from sandbox.standins.sentry import SentryServer, SentryStore
@@ -53,6 +55,7 @@ class Supervisor:
         self.runtime_dir: Path | None = None
         self.started_at = state.utc_iso()
         self.faults: list[str] = []
+        self.touched: set[str] = set()  # faults whose apply ran since the last heal
         self.ready = False
         self.fault_generation = 0
         self.error_nonce = 0
@@ -143,7 +146,7 @@ class Supervisor:
         self.pg.provision(self.paths)
         backups.create_restore_role(self.pg, self.paths)
         backups.fresh_backup(self.pg, self.paths)
-        self.backup_job = backups.BackupJob(self.pg, self.paths, lambda: list(self.faults))
+        self.backup_job = backups.BackupJob(self.pg, self.paths, lambda: bool(registry.of_kind(self.faults, Kind.BACKUP)))
         self.backup_job.start()
         log.info("postgres ready on port %s (%.1fs)", self.pg.port, time.monotonic() - started)
         self.traffic = TrafficGenerator(
@@ -196,7 +199,8 @@ class Supervisor:
     def publish_faults(self, wait: bool) -> None:
         """Write faults.json; with wait, return once the running app acknowledged it."""
         self.fault_generation += 1
-        write_fault_file(self.paths.faults_file, self.faults, self.fault_generation, self.error_nonce)
+        app_side = registry.of_kind(self.faults, Kind.APP)
+        write_fault_file(self.paths.faults_file, app_side, self.fault_generation, self.error_nonce)
         if not wait or not self.app.running():
             return
         deadline = time.monotonic() + 5
@@ -207,58 +211,35 @@ class Supervisor:
             time.sleep(0.02)
         raise OperationError(500, "the app did not acknowledge the fault within 5s")
 
-    def _require_db(self, name: str) -> None:
-        assert self.pg is not None
-        if self.pg.status() != "running":
-            raise OperationError(409, f"{name} needs a running, unfrozen database; heal first")
+    def _log_error(self) -> None:
+        self.error_nonce += 1
+
+    def components(self) -> Components:
+        """The running parts a fault's apply and heal act on (once started)."""
+        assert self.pg is not None and self.prom is not None and self.traffic is not None
+        return Components(
+            self.paths, self.app, self.pg, self.prom, self.traffic, self.sentry_store, self.sentry, self.slack,
+            self.services, self._log_error,
+        )
 
     def apply_fault(self, name: str) -> dict[str, Any]:
-        """Switch one fault on and return once it is in effect."""
-        assert self.pg is not None and self.prom is not None and self.traffic is not None
-        if name not in FAULTS:
+        """Switch one fault on (through the registry) and return once it is in effect."""
+        parts = self.components()
+        fault = registry.REGISTRY.get(name)
+        if fault is None:
             raise OperationError(404, f"unknown fault {name!r}")
         if name in self.faults:
             return {"ok": True, "fault": name, "already_active": True, "faults": self.faults}
-        if name in REDEPLOY_FAULTS and "app_down" in self.faults:
-            raise OperationError(409, f"{name} redeploys the app, but app_down is active")
+        registry.check_allowed(fault, self.faults, parts.pg.status())
         started = time.monotonic()
-        if name == "db_down":
-            self.pg.stop()
-        elif name == "db_frozen":
-            self._require_db(name)
-            self.pg.freeze()
-        elif name == "migrations_missing":
-            self._require_db(name)
-            self.pg.remove_migration_row()
-        elif name == "table_missing":
-            self._require_db(name)
-            self.pg.hide_table()
-        elif name == "app_down":
-            self.app.stop()
-        elif name == "sentry_new_issue":
-            self.sentry_store.inject_new_issue()
-        elif name == "traffic_drop":
-            self.traffic.pause()
-        elif name == "rules_missing":
-            self.prom.set_rules(enabled=False)
-        elif name in backups.FAULTS:
-            backups.apply_fault(name, self.pg, self.paths)
-        elif name in SERVICE_FAULTS:
-            self.services.apply(name, self.sentry, self.prom, self.faults)
-        elif name == "long_query":
-            self._require_db(name)
-            dbfaults.start_long_query(self.pg)
-        elif name == "sentry_new_type":
-            dbfaults.inject_new_type(self.sentry_store)
-        elif name == "slack_down":
-            self.slack.down = True
+        self.touched.add(name)  # healed even if apply fails half-way
+        if fault.apply is not None:
+            fault.apply(parts)
         self.faults.append(name)
         try:
-            if name == "error_logged":
-                self.error_nonce += 1
-            if name in APP_FAULTS:
+            if fault.kind is Kind.APP:
                 self.publish_faults(wait=True)
-            elif name in REDEPLOY_FAULTS:
+            elif fault.kind is Kind.REDEPLOY:
                 self.deploy_app()
                 self._wait_scraped()
         finally:
@@ -268,30 +249,26 @@ class Supervisor:
 
     def heal(self) -> dict[str, Any]:
         """Clear every fault, restore the database and redeploy the current release."""
-        assert self.pg is not None and self.prom is not None and self.traffic is not None
+        parts = self.components()
+        pg = parts.pg
         started = time.monotonic()
-        previous, self.faults = self.faults, []
+        previous, self.faults = self.touched | set(self.faults), []
+        self.touched = set()
         self.ready = False
         self.publish_faults(wait=False)
-        self.sentry_store.clear_injected()
-        self.slack.down = False
-        self.traffic.resume()
-        self.services.heal(previous, self.sentry, self.prom)
-        if "rules_missing" in previous:
-            self.prom.set_rules(enabled=True)
-        if self.pg.frozen:
-            self.pg.thaw()
-        if not self.pg.running():
-            assert self.pg.port is not None
-            self.pg.start(self.pg.port)
+        registry.heal(previous, parts, Kind.COMPONENT, Kind.APP, Kind.PROCESS, Kind.REDEPLOY)
+        # The database back whatever happened to it (db_down, db_frozen, or on its own) ...
+        if pg.frozen:
+            pg.thaw()
+        if not pg.running():
+            assert pg.port is not None
+            pg.start(pg.port)
             self._record_runtime()
-        if "long_query" in previous:
-            dbfaults.stop_long_query(self.pg)
-        self.pg.restore()
-        if set(previous) & set(backups.FAULTS):
-            backups.fresh_backup(self.pg, self.paths)
+        registry.heal(previous, parts, Kind.DATABASE)
+        pg.restore()  # ... and restored (migrations_missing, table_missing)
+        registry.heal(previous, parts, Kind.BACKUP)
         self.deploy_app()
-        self.pg.reset_statement_stats()
+        pg.reset_statement_stats()
         self._wait_scraped()
         self.ready = True
         self.write_state()

@@ -29,7 +29,6 @@ RESTORE_SECRET = "restore_db_password"
 # The maintenance database the restore role connects to; scratch databases are made beside it.
 RESTORE_DB = "postgres"
 STALE_SECONDS = 26 * 3600  # older than both bounds: pre-deploy 60 min, daily 24 h
-FAULTS = ("backup_missing", "backup_stale", "backup_corrupt")
 # Seconds between two backups of the job (SANDBOX_BACKUP_INTERVAL overrides). The synthetic
 # traffic signs up ~0.2 users/s: with a backup a minute, the weekly restore test's row counts
 # stay within local.toml's count_tolerance of the source's (10 minutes let users grow 5 -> 50+).
@@ -148,8 +147,8 @@ class BackupJob:
     shares a lock with the faults so that a dump cannot land half-way through one.
     """
 
-    def __init__(self, pg: PostgresCluster, paths: state.Paths, faults: Callable[[], list[str]]) -> None:
-        self.pg, self.paths, self.faults = pg, paths, faults
+    def __init__(self, pg: PostgresCluster, paths: state.Paths, paused: Callable[[], bool]) -> None:
+        self.pg, self.paths, self.paused = pg, paths, paused
         self.interval = float(os.environ.get("SANDBOX_BACKUP_INTERVAL", INTERVAL))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="backup-job", daemon=True)
@@ -164,7 +163,7 @@ class BackupJob:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             with LOCK:
-                if set(self.faults()) & set(FAULTS) or not self.pg.running() or self.pg.frozen:
+                if self.paused() or not self.pg.running() or self.pg.frozen:
                     continue
                 try:
                     write_backup(self.pg, self.paths)

@@ -183,6 +183,31 @@ class SentryStore:
                 )
             )
 
+    def inject_new_type(self) -> None:
+        """The sentry_new_type fault: an error type never seen before, first seen now, 180 events."""
+        now = dt.datetime.now(UTC)
+        with self._lock:
+            if any(issue.injected and issue.error_type == "TimeoutError" for issue in self.issues):
+                return
+            self.issues.append(
+                Issue(
+                    "5241",
+                    "AMANI-BACKEND-2Z",
+                    "TimeoutError: FinCra payout status polling timed out after 30s",
+                    "app.integrations.fincra in poll_payout_status",
+                    "error",
+                    "unresolved",
+                    True,
+                    180,
+                    41,
+                    now,
+                    now,
+                    "TimeoutError",
+                    "FinCra payout status polling timed out after 30s",
+                    injected=True,
+                )
+            )
+
     def clear_injected(self) -> None:
         """Heal: drop the fault's issue."""
         with self._lock:
