@@ -55,9 +55,9 @@ STATE_KEYS = {
     "faults",
     "started_at",
 }
-# The backup folder and the restore server (sandbox/backups.py).
+# The backup folder and the restore server (sandbox/infra/backups.py).
 STATE_KEYS |= {"backup_dir", "restore_db_host", "restore_db_port", "restore_db_name", "restore_db_user"}
-# The services around the app (sandbox/services.py).
+# The services around the app (sandbox/control/services.py).
 STATE_KEYS |= {
     "grafana_url",
     "grafana_dashboard",
@@ -68,7 +68,7 @@ STATE_KEYS |= {
     "smtp_user",
     "alerts_source",
 }
-# `up --history`: the backfilled span and the history faults (sandbox/history.py).
+# `up --history`: the backfilled span and the history faults (sandbox/infra/history.py).
 STATE_KEYS |= {"history_seconds", "history_faults"}
 
 
