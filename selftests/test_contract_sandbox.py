@@ -25,7 +25,8 @@ import pytest
 from contracts import Operation, load, operation, schema_problems
 
 from postdeploy.config import Api
-from sandbox import auth, contract
+from sandbox.app import contract
+from sandbox.common import auth
 from sandboxrun import ROOT, Sandbox
 
 REFERENCE = Path("/work/shared/amani-openapi.json")

@@ -26,11 +26,11 @@ from postdeploy.integrationprobes import fincra_probe
 from postdeploy.redaction import Secret
 from postdeploy.sentryapi import SentryClient, issues_seen_since, search_issues
 from postdeploy.slack import post
-from sandbox import state
-from sandbox.fincra import FincraServer
-from sandbox.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore
-from sandbox.sentry import SentryServer, SentryStore
-from sandbox.slack import SlackServer
+from sandbox.common import state
+from sandbox.standins.fincra import FincraServer
+from sandbox.standins.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore
+from sandbox.standins.sentry import SentryServer, SentryStore
+from sandbox.standins.slack import SlackServer
 
 
 class Recorder(httpx.BaseTransport):

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from test_timeline import Recorder, check_annotation_request
 
-from sandbox.state import pick_port
+from sandbox.common.state import pick_port
 from sandboxrun import ROOT, Sandbox
 
 GRAFANA_TOKEN = "glsa_e2e_canary_token_7c1f"

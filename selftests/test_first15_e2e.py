@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_security_e2e import EXPECT as SECURITY_EXPECT
 
-from sandbox.faults import FAULTS
+from sandbox.control.faults import FAULTS
 from sandboxrun import Run, Sandbox, wait_live_data
 
 FIRST15 = {

@@ -12,7 +12,7 @@ from postdeploy.config import Baseline, Capacity, DbChecks, Thresholds, load_env
 from postdeploy.db import connect
 from postdeploy.errors import ConfigError
 from postdeploy.promql import PromClient
-from sandbox.state import DB_APP_USER
+from sandbox.common.state import DB_APP_USER
 from sandboxrun import ROOT, Sandbox
 
 HOW = "run pre_deploy before deploying"

@@ -191,7 +191,7 @@ def test_jobs_windows_and_baseline_settings_load_from_the_file(tmp_path: Path):
 
 
 def test_sandbox_history_is_yesterday_with_labels_of_its_own():
-    from sandbox import history
+    from sandbox.infra import history
 
     now = 2_000_000_000.0
     text = history.openmetrics("amani-backend", now)

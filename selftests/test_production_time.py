@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import history
+from sandbox.infra import history
 from sandboxrun import ATTESTED, Run, Sandbox, seed_history, seed_size_history, start
 
 pytestmark = pytest.mark.skipif(

@@ -27,8 +27,8 @@ from postdeploy.checks.metrics import Window
 from postdeploy.config import AlertsReview, Capacity, Prometheus, Thresholds
 from postdeploy.errors import BadResponse
 from postdeploy.promql import MAX_POINTS, PromClient, range_params, range_step
-from sandbox import state
-from sandbox.prometheus import PrometheusServer
+from sandbox.common import state
+from sandbox.infra.prometheus import PrometheusServer
 
 DAY = 86400.0
 ALWAYS = "AlwaysOnDatabaseIssue"

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.faults import FAULTS
-from sandbox.router import ROUTES
-from sandbox.state import pid_alive
+from sandbox.app.router import ROUTES
+from sandbox.common.state import pid_alive
+from sandbox.control.faults import FAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_KEYS = {
@@ -55,9 +55,9 @@ STATE_KEYS = {
     "faults",
     "started_at",
 }
-# The backup folder and the restore server (sandbox/backups.py).
+# The backup folder and the restore server (sandbox/infra/backups.py).
 STATE_KEYS |= {"backup_dir", "restore_db_host", "restore_db_port", "restore_db_name", "restore_db_user"}
-# The services around the app (sandbox/services.py).
+# The services around the app (sandbox/control/services.py).
 STATE_KEYS |= {
     "grafana_url",
     "grafana_dashboard",
@@ -68,7 +68,7 @@ STATE_KEYS |= {
     "smtp_user",
     "alerts_source",
 }
-# `up --history`: the backfilled span and the history faults (sandbox/history.py).
+# `up --history`: the backfilled span and the history faults (sandbox/infra/history.py).
 STATE_KEYS |= {"history_seconds", "history_faults"}
 
 
@@ -437,7 +437,7 @@ def test_security_faults_apply_and_heal(box: Box) -> None:
         assert ping.headers["Access-Control-Allow-Origin"] == "*"
         assert ping.headers["Access-Control-Allow-Credentials"] == "true"
         leaked = api.get("/no/such/page").text
-        assert all(marker in leaked for marker in ("Traceback (most recent call last)", "/sandbox/app.py", "SELECT"))
+        assert all(marker in leaked for marker in ("Traceback (most recent call last)", "/sandbox/app/", "SELECT"))
         assert api.post("/api/v1/auth/login", json={"email": 5}).status_code == 500
         assert api.post("/api/v1/auth/login", json=[1]).status_code == 500
         assert api.get("/api/v1/escrow/transactions", headers=bearer).status_code == 404

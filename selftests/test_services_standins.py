@@ -18,10 +18,11 @@ from postdeploy.config import Fincra, Grafana, Smtp
 from postdeploy.grafana import DashboardMissing, GrafanaClient
 from postdeploy.integrationprobes import fincra_probe, smtp_probe
 from postdeploy.redaction import Secret
-from sandbox import certs, state
-from sandbox.fincra import FincraServer
-from sandbox.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore
-from sandbox.mailserver import SMTP_USER, MailServer
+from sandbox.common import state
+from sandbox.infra import certs
+from sandbox.standins.fincra import FincraServer
+from sandbox.standins.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore
+from sandbox.standins.mailserver import SMTP_USER, MailServer
 
 
 def _bind(start) -> int:

@@ -17,7 +17,7 @@ from postdeploy import annotation, budget, charts, cli, pushgateway, slack, time
 from postdeploy.config import Budget, Grafana, GrafanaAnnotation, Pushgateway, Slack, load_environment
 from postdeploy.errors import TargetError
 from postdeploy.redaction import Secret, redact
-from sandbox.slack import BOT, TEAM, SlackServer
+from sandbox.standins.slack import BOT, TEAM, SlackServer
 
 
 def record(phase: str, start: str, verdict: str = "success", version: str = "1.4.2", commit: str = "abc1234def567"):
