@@ -8,11 +8,11 @@ one self-contained file that opens without network or JavaScript.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from postdeploy import templating
 from postdeploy.checks.metrics import Window, error_rate_queries, latency_queries, rate_of
 from postdeploy.config import Environment
 from postdeploy.durations import promql_duration
@@ -97,60 +97,33 @@ def svg_chart(
     def y(v: float) -> float:
         return TOP + h - min(v, top) / top * h
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="postdeploy-chart" width="{WIDTH}" height="{HEIGHT}" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}" '
-        'style="background:#fff;border:1px solid #ddd;margin:4px 8px 4px 0;font-family:sans-serif">',
-        f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-        f'<line x1="{LEFT}" y1="{TOP + h}" x2="{LEFT + w}" y2="{TOP + h}" stroke="#999"/>',
-        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + h}" stroke="#999"/>',
-    ]
-    if judged > 0:
-        # The stretch the checks judged (the window since the deploy, capped): shaded.
-        jx = x(max(span.start, span.end - judged))
-        parts.append(
-            f'<rect class="judged-window" x="{jx:.1f}" y="{TOP}" width="{LEFT + w - jx:.1f}" height="{h}" '
-            'fill="#1565c0" fill-opacity="0.07"/>'
-            f'<text x="{LEFT + w}" y="16" font-size="10" fill="#1565c0" text-anchor="end">'
-            f"shaded: the {promql_duration(judged)} the checks judged</text>"
-        )
-    for frac in (0.0, 0.5, 1.0):
-        v = top * frac
-        parts.append(
-            f'<text x="{LEFT - 4}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end">{fmt.format(v * scale)}</text>'
-        )
-    for frac in (0.0, 0.5, 1.0):
-        t = span.start + (span.end - span.start) * frac
-        anchor = {0.0: "start", 0.5: "middle", 1.0: "end"}[frac]
-        parts.append(
-            f'<text x="{x(t):.1f}" y="{TOP + h + 14}" font-size="10" text-anchor="{anchor}">{_clock(t)} UTC</text>'
-        )
-    parts.append(
-        f'<line class="threshold" x1="{LEFT}" y1="{y(threshold):.1f}" x2="{LEFT + w}" y2="{y(threshold):.1f}" '
-        'stroke="#ef6c00" stroke-dasharray="6 3"/>'
-        f'<text x="{LEFT + w}" y="{y(threshold) - 3:.1f}" font-size="10" fill="#ef6c00" text-anchor="end">'
-        f"threshold {fmt.format(threshold * scale)}</text>"
-    )
+    deploy = None
     if deployed_at is not None and span.start <= deployed_at <= span.end:
         dx = x(deployed_at)
         # The label stays inside the chart: left of the line when the deploy is near the right edge.
         lx, anchor = (dx - 3, "end") if dx > LEFT + 0.75 * w else (dx + 3, "start")
-        parts.append(
-            f'<line class="deploy-marker" x1="{dx:.1f}" y1="{TOP}" x2="{dx:.1f}" y2="{TOP + h}" '
-            'stroke="#c62828" stroke-width="2" stroke-dasharray="4 2"/>'
-            f'<text x="{lx:.1f}" y="{TOP + 10}" font-size="10" fill="#c62828" text-anchor="{anchor}">'
-            f"deploy {_clock(deployed_at)}</text>"
-        )
-    if points:
-        path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
-        parts.append(f'<polyline fill="none" stroke="#1565c0" stroke-width="1.8" points="{path}"/>')
-    else:
-        parts.append(
-            f'<text x="{LEFT + w / 2}" y="{TOP + h / 2}" font-size="12" fill="#777" text-anchor="middle">'
-            "no data in this span</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+        deploy = {"x": dx, "label_x": lx, "anchor": anchor, "clock": _clock(deployed_at)}
+    ticks = [(0.0, "start"), (0.5, "middle"), (1.0, "end")]
+    return templating.render(
+        "chart.svg.j2",
+        title=title,
+        width=WIDTH,
+        height=HEIGHT,
+        left=LEFT,
+        right=LEFT + w,
+        top=TOP,
+        bottom=TOP + h,
+        # The stretch the checks judged (the window since the deploy, capped): shaded.
+        judged={"x": x(max(span.start, span.end - judged)), "span": promql_duration(judged)} if judged > 0 else None,
+        y_ticks=[{"y": y(top * f), "text": fmt.format(top * f * scale)} for f, _ in ticks],
+        x_ticks=[
+            {"x": x(t), "anchor": anchor, "text": _clock(t)}
+            for t, anchor in ((span.start + (span.end - span.start) * f, a) for f, a in ticks)
+        ],
+        threshold={"y": y(threshold), "text": fmt.format(threshold * scale)},
+        deploy=deploy,
+        points=[(x(t), y(v)) for t, v in points],
+    )
 
 
 def render(env: Environment, now: float, deployed_at: datetime | None, window: float, judged: float = 0.0) -> str:
@@ -167,9 +140,9 @@ def render(env: Environment, now: float, deployed_at: datetime | None, window: f
         errors, q1 = error_rate_series(prom, env.prometheus.job, span)
         p95, q2 = p95_series(prom, env.prometheus.job, span)
     except TargetError as exc:
-        return f'<p class="postdeploy-charts">Charts unavailable: {html.escape(str(exc))}</p>'
+        return templating.render("charts.html.j2", unavailable=str(exc))
     except (TypeError, ValueError, KeyError) as exc:  # a malformed matrix: the report still gets written
-        return f'<p class="postdeploy-charts">Charts unavailable: malformed range answer ({type(exc).__name__})</p>'
+        return templating.render("charts.html.j2", unavailable=f"malformed range answer ({type(exc).__name__})")
     finally:
         prom.close()
     th = env.thresholds
@@ -177,10 +150,11 @@ def render(env: Environment, now: float, deployed_at: datetime | None, window: f
         svg_chart("Error rate (5xx + unhandled)", errors, span, deployed, th.error_rate, "{:.1f}%", 100.0, judged),
         svg_chart("p95 response time", p95, span, deployed, float(th.latency_p95), "{:.0f} ms", 1000.0, judged),
     ]
-    queries = "".join(f"<li><code>{html.escape(q)}</code></li>" for q in {**q1, **q2}.values())
-    return (
-        '<div class="postdeploy-charts">'
-        + "".join(charts)
-        + f"<details><summary>Range queries (step {span.step:g}s, each point the rate over "
-        f"{span.rate_window:g}s)</summary><ul>{queries}</ul></details></div>"
+    return templating.render(
+        "charts.html.j2",
+        unavailable="",
+        charts=charts,
+        step=span.step,
+        rate_window=span.rate_window,
+        queries=list({**q1, **q2}.values()),
     )

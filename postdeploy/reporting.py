@@ -6,7 +6,6 @@ suite still runs where pytest-html or allure-pytest is missing.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from postdeploy import templating
 from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN
 from postdeploy.terms import VERDICT_COLOURS
@@ -84,53 +84,54 @@ def pytest_html_results_summary(
     data = config.stash.get(WRITTEN, None)
     if state is None or state.env is None or data is None:
         return
-    verdict = data["verdict"]
-    colour = VERDICT_COLOURS.get(verdict or "", "#555")
-    blocked = any(c.get("outcome") == "blocked" for c in data["checks"])
-    targets = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in state.env.targets().items())
-    prefix.append(
-        f'<p style="font-size:1.6em;color:{colour}"><b>Verdict: {html.escape((verdict or "unknown").upper())}</b></p>'
-        f"<p>Environment <b>{html.escape(state.env.name)}</b>, phase <b>{html.escape(state.phase)}</b></p>"
-        f"<ul>{targets}</ul>"
-        f"<p>API requests sent: <b>{data['api_requests']}</b> ({data['logins']} login); per check: "
-        + ", ".join(f"{html.escape(str(c.get('id')))} {c.get('requests', 0)}" for c in data["checks"])
-        + "</p>"
-        + (f"<p>Covered: <b>{html.escape(data['coverage'])}</b></p>" if data.get("coverage") else "")
-        + "".join(
-            f"<p>&#8226; {'<b>root cause</b>: ' if n == 0 and blocked else ''}{html.escape(r)}</p>"
-            for n, r in enumerate(data["verdict_reasons"])
-        )
-    )
-    timeline = (data.get("reports") or {}).get("timeline")
-    if timeline and data.get("judged", True):
-        prefix.append(f'<p>Every phase of this deployment: <a href="{html.escape(timeline)}">timeline</a></p>')
     from postdeploy import budget, finish
 
-    prefix.append(f"<p><b>{html.escape(budget.line(data))}</b></p>")
-    prefix.append(config.stash.get(finish.CHARTS, ""))
     signed = state.run_dir / "record.md" if state.run_dir else None
-    if signed is not None and signed.is_file():
-        # The sign-off (the guide's checklist template) as the report's first section.
-        prefix.append(f'<pre style="white-space:pre-wrap">{linked(signed.read_text(encoding="utf-8"))}</pre>')
+    timeline = (data.get("reports") or {}).get("timeline")
+    prefix.append(
+        templating.render(
+            "summary.html.j2",
+            verdict=(data["verdict"] or "unknown").upper(),
+            colour=VERDICT_COLOURS.get(data["verdict"] or "", "#555"),
+            env=state.env.name,
+            phase=state.phase,
+            targets=list(state.env.targets().items()),
+            api_requests=data["api_requests"],
+            logins=data["logins"],
+            per_check=[(str(c.get("id")), c.get("requests", 0)) for c in data["checks"]],
+            coverage=data.get("coverage") or "",
+            reasons=data["verdict_reasons"],
+            blocked=any(c.get("outcome") == "blocked" for c in data["checks"]),
+            timeline=timeline if timeline and data.get("judged", True) else "",
+            budget=budget.line(data),
+            charts=config.stash.get(finish.CHARTS, ""),
+            signoff=_md_links(signed.read_text(encoding="utf-8")) if signed is not None and signed.is_file() else [],
+        )
+    )
 
 
 # A Markdown link of record.md: [label](target), the target without spaces or parentheses.
 MD_LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
 
 
-def linked(markdown: str) -> str:
-    """record.md as HTML text for a <pre>: escaped, its Markdown links made links (the timeline pointer)."""
+def _md_links(markdown: str) -> list[tuple[str, str]]:
+    """Split record.md into (text, "") and (label, target) parts; a script link stays text."""
     out, last = [], 0
     for m in MD_LINK.finditer(markdown):
-        out.append(html.escape(markdown[last : m.start()]))
+        out.append((markdown[last : m.start()], ""))
         target = m.group(2)
         if target.lower().startswith(("javascript:", "data:", "vbscript:")):
-            out.append(html.escape(m.group(0)))
+            out.append((m.group(0), ""))
         else:
-            out.append(f'<a href="{html.escape(target)}">{html.escape(m.group(1))}</a>')
+            out.append((m.group(1), target))
         last = m.end()
-    out.append(html.escape(markdown[last:]))
-    return "".join(out)
+    out.append((markdown[last:], ""))
+    return out
+
+
+def linked(markdown: str) -> str:
+    """record.md as HTML text for a <pre>: escaped, its Markdown links made links (the timeline pointer)."""
+    return templating.render("linked.html.j2", parts=_md_links(markdown))
 
 
 # The verdict's colour in report.html (the timeline uses the same).

@@ -9,14 +9,13 @@ budget and a link to the run's report. Regenerated at the end of every run, and 
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from postdeploy import templating
 from postdeploy.pastruns import record_folders
-from postdeploy.redaction import redact
 from postdeploy.terms import PHASES, VERDICT_COLOURS
 
 BAD = ("failed", "error", "inconclusive")
@@ -75,79 +74,66 @@ def _since_deploy(data: dict[str, Any]) -> str:
     return f"deploy {sign}{text}, "
 
 
-def _row(folder: Path, data: dict[str, Any], out_dir: Path) -> str:
+def _row(folder: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """One run of the page: what templates/timeline.html.j2 shows in its row."""
     verdict = str(data.get("verdict", "?"))
-    bad = [c for c in data.get("checks", []) if c.get("outcome") in BAD]
-    failed = (
-        "<ul>"
-        + "".join(
-            f"<li><b>{html.escape(str(c.get('id')))}</b> ({html.escape(str(c.get('severity', '?')))}, "
-            f"{html.escape(str(c.get('outcome')))}): {html.escape(str(c.get('summary', ''))[:240])}</li>"
-            for c in bad
-        )
-        + "</ul>"
-        if bad
-        else "none"
-    )
+    bad = [
+        {
+            "id": str(c.get("id")),
+            "severity": str(c.get("severity", "?")),
+            "outcome": str(c.get("outcome")),
+            "summary": str(c.get("summary", ""))[:240],
+        }
+        for c in data.get("checks", [])
+        if c.get("outcome") in BAD
+    ]
     budget = data.get("budget") or {}
-    requests = f"{data.get('api_requests', 0)}"
-    if budget:
-        requests += f" / {budget.get('limit')}" + (" <b>exceeded</b>" if budget.get("exceeded") else "")
-    counts = ", ".join(f"{v} {k}" for k, v in sorted((data.get("counts") or {}).items()))
-    link = Path("..") / folder.name / "report.html"
-    signoff = Path("..") / folder.name / "record.md"
-    return (
-        f"<tr><td>{html.escape(str(data.get('phase')))}</td>"
-        f"<td>{html.escape(_when(data.get('start')))}<br><small>{html.escape(_since_deploy(data))}"
-        f"{data.get('duration_s', '?')} s, "
-        f"by {html.escape(str(data.get('who', '?')))}</small></td>"
-        f'<td style="color:{VERDICT_COLOURS.get(verdict, "#555")}"><b>{html.escape(verdict.upper())}</b><br>'
-        f"<small>{html.escape(counts)}</small></td>"
-        f"<td>{failed}</td><td>{requests}</td>"
-        f'<td><a href="{html.escape(link.as_posix())}">report</a> · '
-        f'<a href="{html.escape(signoff.as_posix())}">sign-off</a><br><small>{html.escape(folder.name)}</small></td></tr>'
+    return {
+        "phase": str(data.get("phase")),
+        "when": _when(data.get("start")),
+        "since": _since_deploy(data),
+        "duration": data.get("duration_s", "?"),
+        "who": str(data.get("who", "?")),
+        "verdict": verdict.upper(),
+        "colour": VERDICT_COLOURS.get(verdict, "#555"),
+        "counts": ", ".join(f"{v} {k}" for k, v in sorted((data.get("counts") or {}).items())),
+        "bad": bad,
+        "requests": data.get("api_requests", 0),
+        "budget": {"limit": budget.get("limit"), "exceeded": bool(budget.get("exceeded"))} if budget else None,
+        "report": (Path("..") / folder.name / "report.html").as_posix(),
+        "signoff": (Path("..") / folder.name / "record.md").as_posix(),
+        "folder": folder.name,
+    }
+
+
+def _section(commit: str, runs: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
+    """One deployment (a commit) of the page: its overall verdict, deploy time and runs in the guide's order."""
+    runs = sorted(runs, key=lambda r: _phase_key(r[1]))
+    phases_run = {str(d.get("phase")) for _, d in runs}
+    missing = [p for p in PHASES if p not in phases_run]
+    verdicts = [str(d.get("verdict")) for _, d in runs]
+    overall = next((v for v in ("rollback", "issues", "incomplete") if v in verdicts), "success")
+    seen = sorted({str(d["deployed_at"]) for _, d in runs if d.get("deployed_at")})
+    deployed = (seen[-1] if seen else "unknown") + (
+        f" (runs saw {len(seen)} deploy times: restarts or redeploys of the same build)" if len(seen) > 1 else ""
     )
+    return {
+        "commit": commit[:12],
+        "verdict": overall.upper(),
+        "colour": VERDICT_COLOURS.get(overall, "#555"),
+        "deployed": deployed,
+        "missing": ", ".join(missing) or "none",
+        "runs": [_row(folder, data) for folder, data in runs],
+    }
 
 
 def render(env: str, version: str, by_commit: dict[str, list[tuple[Path, dict[str, Any]]]], out_dir: Path) -> str:
-    """Return the timeline page of one version of one environment."""
-    sections = []
+    """Return the timeline page of one version of one environment (templates/timeline.html.j2)."""
     newest_first = sorted(
         by_commit.items(), key=lambda kv: max(str(d.get("start", "")) for _, d in kv[1]), reverse=True
     )
-    for commit, runs in newest_first:
-        runs = sorted(runs, key=lambda r: _phase_key(r[1]))
-        phases_run = {str(d.get("phase")) for _, d in runs}
-        missing = [p for p in PHASES if p not in phases_run]
-        verdicts = [str(d.get("verdict")) for _, d in runs]
-        overall = next((v for v in ("rollback", "issues", "incomplete") if v in verdicts), "success")
-        seen = sorted({str(d["deployed_at"]) for _, d in runs if d.get("deployed_at")})
-        deployed = (seen[-1] if seen else "unknown") + (
-            f" (runs saw {len(seen)} deploy times: restarts or redeploys of the same build)" if len(seen) > 1 else ""
-        )
-        sections.append(
-            f"<h2>Commit <code>{html.escape(commit[:12])}</code> "
-            f'<span style="color:{VERDICT_COLOURS.get(overall, "#555")}">{html.escape(overall.upper())}</span></h2>'
-            f"<p>Deployed at: <b>{html.escape(deployed)}</b>. Runs: {len(runs)}. "
-            f"Phases not run yet: {html.escape(', '.join(missing) or 'none')}.</p>"
-            "<table><tr><th>Phase</th><th>Ran at (UTC), since the deploy</th><th>Verdict</th><th>Failed / inconclusive checks</th>"
-            "<th>API requests / budget</th><th>Report</th></tr>"
-            + "".join(_row(folder, data, out_dir) for folder, data in runs)
-            + "</table>"
-        )
-    body = "".join(sections) or "<p>No run recorded for this version yet.</p>"
-    return redact(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>postdeploy timeline: {html.escape(env)} {html.escape(version)}</title>"
-        "<style>body{font-family:sans-serif;margin:1.5em;max-width:1200px}table{border-collapse:collapse;width:100%}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}th{background:#f3f3f3}"
-        "ul{margin:0;padding-left:1.2em}</style></head><body>"
-        f"<h1>Deployment timeline: {html.escape(env)}, version {html.escape(version or 'unknown')}</h1>"
-        "<p>Every phase run for this deployment, in the guide's order (pre-deployment, first 15 minutes, "
-        "first hour, first 24 hours, daily, weekly); the sign-off of the first 24 hours is made from this page.</p>"
-        + body
-        + "</body></html>"
-    )
+    sections = [_section(commit, runs) for commit, runs in newest_first]
+    return templating.render("timeline.html.j2", env=env, version=version, sections=sections)
 
 
 def write(env_dir: Path, version: str) -> Path:

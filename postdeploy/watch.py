@@ -23,13 +23,13 @@ The stopping rule:
 
 from __future__ import annotations
 
-import html
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from postdeploy import templating
 from postdeploy.results import Result
 
 # The checks a watch can judge again, each over [deploy, now].
@@ -399,30 +399,25 @@ def markdown(watch: Mapping[str, Any] | None) -> list[str]:
 
 
 def _cell(v: Any, fmt: str = "{}") -> str:
-    return "-" if v is None else html.escape(fmt.format(v))
+    return "-" if v is None else fmt.format(v)
 
 
 def html_table(watch: Mapping[str, Any] | None) -> str:
-    """The evaluations and the moment of decision, as a table for report.html."""
+    """The evaluations and the moment of decision, as a table for report.html (templates/watch.html.j2)."""
     if not watch:
         return ""
     rows = []
     evs = watch.get("evaluations") or []
     for n, ev in enumerate(evs):
-        decided = n == len(evs) - 1 and ev.get("decision") in FINAL
-        style = ' style="font-weight:bold"' if decided else ""
-        rows.append(
-            f"<tr{style}><td>{clock_text(ev['elapsed'])}</td><td>{_cell(ev.get('requests'), '{:.0f}')}</td>"
-            f"<td>{_cell(ev.get('ours'))}</td>"
-            f"<td>{_cell(ev.get('rate'), '{:.2%}')}</td><td>{_cell(ev.get('rollback_rate_bound'), '{:.1%}')}</td>"
-            f"<td>{_cell(ev.get('major_rate_bound'), '{:.1%}')}</td>"
-            f"<td>{_cell(None if ev.get('p95') is None else ev['p95'] * 1000, '{:.0f} ms')}</td>"
-            f"<td>{html.escape(ev.get('decision') if ev.get('decision') in FINAL else ev.get('so_far', ''))}</td></tr>"
-        )
-    return (
-        '<div class="postdeploy-watch"><h2>Watch</h2>'
-        f"<p>{html.escape(ending(watch))}</p>"
-        "<table><thead><tr><th>since deploy</th><th>requests</th><th>ours</th><th>error rate</th>"
-        "<th>rollback above</th><th>issues above</th><th>p95</th><th>decision</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+        cells = [
+            clock_text(ev["elapsed"]),
+            _cell(ev.get("requests"), "{:.0f}"),
+            _cell(ev.get("ours")),
+            _cell(ev.get("rate"), "{:.2%}"),
+            _cell(ev.get("rollback_rate_bound"), "{:.1%}"),
+            _cell(ev.get("major_rate_bound"), "{:.1%}"),
+            _cell(None if ev.get("p95") is None else ev["p95"] * 1000, "{:.0f} ms"),
+            ev.get("decision") if ev.get("decision") in FINAL else ev.get("so_far", ""),
+        ]
+        rows.append({"decided": n == len(evs) - 1 and ev.get("decision") in FINAL, "cells": cells})
+    return templating.render("watch.html.j2", ending=ending(watch), rows=rows)

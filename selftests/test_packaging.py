@@ -36,6 +36,8 @@ def test_the_wheel_holds_no_sandbox_module(tmp_path: Path) -> None:
     (wheel,) = dist.glob("postdeploy-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "postdeploy/__init__.py" in names and "postdeploy/plugin.py" in names
+    templates = {f"postdeploy/templates/{t.name}" for t in (ROOT / "postdeploy" / "templates").glob("*.j2")}
+    assert templates and templates <= set(names), f"the wheel lacks templates: {sorted(templates - set(names))}"
     assert not [n for n in names if _is_sandbox(n)], f"the wheel ships sandbox files: {[n for n in names if _is_sandbox(n)]}"
     top_level = {n.split("/")[0] for n in names if not n.endswith(".dist-info/RECORD")}
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"postdeploy"}
