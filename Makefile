@@ -66,7 +66,7 @@ lint: setup
 	$(VENV)/bin/ruff check postdeploy sandbox selftests tests_smoke tests_db tests_metrics tests_integrations
 	$(VENV)/bin/mypy postdeploy sandbox
 
-# The README's check tables, regenerated from the catalog (postdeploy/catalog.py) between their markers.
+# The README's check tables, regenerated from the catalog (postdeploy/catalog/) between their markers.
 docs:
 	@py=$(PY); [ -x "$$py" ] || py=$(PYTHON); \
 	$$py -c "from pathlib import Path; from postdeploy.catalog import readme; p = Path('README.md'); p.write_text(readme(p.read_text(encoding='utf-8')), encoding='utf-8')"

@@ -156,55 +156,21 @@ def evaluate(
     """
     ev = Evaluation(at=at, elapsed=elapsed, ours=ours)
     ev.checks = {cid: r.outcome for cid, r in results.items()}
-    closed = elapsed >= window
     findings: list[str] = []
     roll_test = BELOW  # without an error-rate check there is no rollback to wait for
     err = results.get("error_rate")
     if err is not None:
-        n, e = _num(err.data, "requests"), _num(err.data, "errors")
-        roll_test = UNDECIDED
-        if n is not None and e is not None:
-            ev.requests, ev.errors = n, e
-            ev.rate = e / n if n > 0 else None
-            roll, major = policy.test(policy.rollback), policy.test(policy.major)
-            ev.rollback_llr = roll.llr(e, n)
-            ev.rollback_test, ev.major_test = roll.decide(e, n), major.decide(e, n)
-            ev.rollback_rate_bound, ev.major_rate_bound = roll.rate_above(n), major.rate_above(n)
-            ev.rollback_ruled_out = policy.below(policy.rollback).decide(e, n) == BELOW
-            roll_test = BELOW if ev.rollback_ruled_out else UNDECIDED
-            shown = f"{e:.0f} of {n:.0f} requests ({ev.rate:.2%})" if n > 0 else "no request"
-            if ev.rollback_test == ABOVE:
-                ev.decision = "rollback"
-                ev.reasons = [
-                    f"error rate above the rollback bound {policy.rollback:.0%} "
-                    f"with {1 - policy.alpha:.0%} confidence: {shown}"
-                ]
-                return ev
-            if ev.major_test == ABOVE:
-                findings.append(
-                    f"error rate above the major bound {policy.major:.1%} "
-                    f"with {1 - policy.alpha:.0%} confidence: {shown}"
-                )
-    lat = results.get("latency.p95")
-    if lat is not None:
-        ev.p95, ev.p95_requests = _num(lat.data, "p95"), _num(lat.data, "requests")
-        if (
-            ev.p95 is not None
-            and (ev.p95_requests or 0) >= policy.min_latency_requests
-            and ev.p95 >= policy.latency_p95
-        ):
-            findings.append(
-                f"p95 {ev.p95 * 1000:.0f} ms over {ev.p95_requests:.0f} requests "
-                f"is above {policy.latency_p95 * 1000:.0f} ms"
-            )
-    for cid in ("logs.clean", "sentry.new"):
-        r = results.get(cid)
-        if r is not None and r.outcome == "failed":
-            findings.append(f"{cid}: {r.summary}")
+        roll_test, rollback, major = _judge_error_rate(ev, err, policy)
+        if rollback:
+            ev.decision, ev.reasons = "rollback", [rollback]
+            return ev
+        findings += [major] if major else []
+    findings += _latency_findings(ev, results.get("latency.p95"), policy)
+    findings += [f"{cid}: {results[cid].summary}" for cid in ("logs.clean", "sentry.new") if _failed(results.get(cid))]
     if findings and roll_test == BELOW:
         ev.decision, ev.reasons = "issues", findings
         return ev
-    if closed:
+    if elapsed >= window:
         ev.decision, ev.reasons = _at_close(results, policy, ev, findings)
         return ev
     ev.so_far = ("issues (rollback not ruled out yet)" if findings else "no finding") + (
@@ -212,6 +178,48 @@ def evaluate(
     )
     ev.reasons = findings
     return ev
+
+
+def _judge_error_rate(ev: Evaluation, err: Result, policy: Policy) -> tuple[str, str | None, str | None]:
+    """Run the SPRTs on error_rate's counts (recorded in `ev`).
+
+    Returns (BELOW when a rollback is ruled out else UNDECIDED, the rollback reason or None,
+    the major finding or None).
+    """
+    n, e = _num(err.data, "requests"), _num(err.data, "errors")
+    if n is None or e is None:
+        return UNDECIDED, None, None
+    ev.requests, ev.errors = n, e
+    ev.rate = e / n if n > 0 else None
+    roll, major = policy.test(policy.rollback), policy.test(policy.major)
+    ev.rollback_llr = roll.llr(e, n)
+    ev.rollback_test, ev.major_test = roll.decide(e, n), major.decide(e, n)
+    ev.rollback_rate_bound, ev.major_rate_bound = roll.rate_above(n), major.rate_above(n)
+    ev.rollback_ruled_out = policy.below(policy.rollback).decide(e, n) == BELOW
+    roll_test = BELOW if ev.rollback_ruled_out else UNDECIDED
+    shown = f"{e:.0f} of {n:.0f} requests ({ev.rate:.2%})" if n > 0 else "no request"
+    confidence = f"with {1 - policy.alpha:.0%} confidence: {shown}"
+    if ev.rollback_test == ABOVE:
+        return roll_test, f"error rate above the rollback bound {policy.rollback:.0%} {confidence}", None
+    if ev.major_test == ABOVE:
+        return roll_test, None, f"error rate above the major bound {policy.major:.1%} {confidence}"
+    return roll_test, None, None
+
+
+def _latency_findings(ev: Evaluation, lat: Result | None, policy: Policy) -> list[str]:
+    """latency.p95's p95 (recorded in `ev`) as a finding when judged on enough requests and too high."""
+    if lat is None:
+        return []
+    ev.p95, ev.p95_requests = _num(lat.data, "p95"), _num(lat.data, "requests")
+    if ev.p95 is None or (ev.p95_requests or 0) < policy.min_latency_requests or ev.p95 < policy.latency_p95:
+        return []
+    return [
+        f"p95 {ev.p95 * 1000:.0f} ms over {ev.p95_requests:.0f} requests is above {policy.latency_p95 * 1000:.0f} ms"
+    ]
+
+
+def _failed(result: Result | None) -> bool:
+    return result is not None and result.outcome == "failed"
 
 
 def _at_close(

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from postdeploy import markers, watch
 from postdeploy.checks import logs as log_checks
 from postdeploy.checks import metrics
 from postdeploy.checks import sentry as sentry_checks
+from postdeploy.config import Environment
 from postdeploy.durations import human, parse_duration
 from postdeploy.record import write
 from postdeploy.results import Result
@@ -104,6 +106,29 @@ def configure(config: pytest.Config, state: RunState, setting: Callable[[pytest.
     )
 
 
+def _client(request: pytest.FixtureRequest, name: str) -> Any:
+    """The run's client fixture `name`, or None when it is not configured (that check reports it itself)."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.skip.Exception:
+        return None
+
+
+def _policy(target: Environment) -> watch.Policy:
+    """The watch's decision rule from the environment's thresholds and [watch] section."""
+    th = target.thresholds
+    return watch.Policy(
+        major=th.error_rate,
+        rollback=th.error_rate_rollback,
+        alpha=target.watch.alpha,
+        beta=target.watch.beta,
+        margin=target.watch.margin,
+        latency_p95=float(th.latency_p95),
+        min_requests=th.min_requests,
+        min_latency_requests=target.watch.min_latency_requests or th.min_requests,
+    )
+
+
 def _check_id(item: pytest.Item) -> str:
     meta = markers.check_meta(item)
     return str(meta["id"]) if meta else ""
@@ -169,23 +194,27 @@ class WatchPlugin:
                 "release's start time can be read"
             )
             return
-        deployed = deployment.deployed_at.timestamp()
+        probe = self._probe(request, target, deployment.deployed_at)
+        traffic = None
+        if s.traffic:
+            traffic = Traffic(target.api, target.watch.traffic_endpoints, s.traffic, s.traffic_label).start()
+        self.outcome = self._watch(request.config, probe, _policy(target), deployment.deployed_at.timestamp(), traffic)
+        self._keep(self.outcome)
+        self.final = watch.final_results(self.outcome)
+
+    def _probe(
+        self, request: pytest.FixtureRequest, target: Environment, deployed_at: datetime
+    ) -> Callable[[float], dict[str, Result]]:
+        """One evaluation of the watched checks over [deploy, now], through the run's clients."""
         # Past its close the window still starts at the deploy (window_since caps at `longest`).
-        longest = max(float(target.windows.first15), s.window) + max(60.0, s.interval)
+        longest = max(float(target.windows.first15), self.settings.window) + max(60.0, self.settings.interval)
         th = target.thresholds
-
-        def client(name: str) -> Any:
-            try:
-                return request.getfixturevalue(name)
-            except pytest.skip.Exception:
-                return None  # not configured: that check reports it itself
-
-        prom = client("prom") if self.watched & {"error_rate", "latency.p95"} else None
-        logs = client("logs") if "logs.clean" in self.watched else None
-        sentry = client("sentry") if "sentry.new" in self.watched else None
+        prom = _client(request, "prom") if self.watched & {"error_rate", "latency.p95"} else None
+        logs = _client(request, "logs") if "logs.clean" in self.watched else None
+        sentry = _client(request, "sentry") if "sentry.new" in self.watched else None
 
         def probe(now: float) -> dict[str, Result]:
-            window = metrics.window_since(deployment.deployed_at, now, longest)
+            window = metrics.window_since(deployed_at, now, longest)
             out: dict[str, Result] = {}
             if prom is not None and target.prometheus is not None:
                 job = target.prometheus.job
@@ -194,25 +223,24 @@ class WatchPlugin:
                 if "latency.p95" in self.watched:
                     out["latency.p95"] = metrics.latency_p95(prom, job, window, th)
             if logs is not None:
-                out["logs.clean"] = log_checks.clean(logs, deployment.deployed_at)
+                out["logs.clean"] = log_checks.clean(logs, deployed_at)
             if sentry is not None:
-                out["sentry.new"] = sentry_checks.new_issues(sentry, deployment.deployed_at, longest)
+                out["sentry.new"] = sentry_checks.new_issues(sentry, deployed_at, longest)
             return out
 
-        policy = watch.Policy(
-            major=th.error_rate,
-            rollback=th.error_rate_rollback,
-            alpha=target.watch.alpha,
-            beta=target.watch.beta,
-            margin=target.watch.margin,
-            latency_p95=float(th.latency_p95),
-            min_requests=th.min_requests,
-            min_latency_requests=target.watch.min_latency_requests or th.min_requests,
-        )
-        traffic = None
-        if s.traffic:
-            traffic = Traffic(target.api, target.watch.traffic_endpoints, s.traffic, s.traffic_label).start()
-        progress = Progress(request.config)
+        return probe
+
+    def _watch(
+        self,
+        config: pytest.Config,
+        probe: Callable[[float], dict[str, Result]],
+        policy: watch.Policy,
+        deployed: float,
+        traffic: Traffic | None,
+    ) -> watch.Outcome:
+        """Evaluate until the watch decides; every evaluation is kept in the record as it comes."""
+        s = self.settings
+        progress = Progress(config)
         holder: list[watch.Outcome] = []
 
         def on_evaluation(out: watch.Outcome, ev: watch.Evaluation) -> None:
@@ -224,7 +252,7 @@ class WatchPlugin:
             progress.show(out, ev)
 
         try:
-            self.outcome = watch.run(
+            return watch.run(
                 probe,
                 policy,
                 deployed_at=deployed,
@@ -245,8 +273,6 @@ class WatchPlugin:
                 if holder:
                     holder[0].traffic = traffic.summary()
             progress.done()
-        self._keep(self.outcome)
-        self.final = watch.final_results(self.outcome)
 
     # -- the record keeps the watch --------------------------------------------------------
     def _keep(self, out: watch.Outcome) -> None:

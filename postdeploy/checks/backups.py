@@ -107,9 +107,24 @@ def source_counts(db: Database | None, tables: list[str]) -> tuple[dict[str, int
 
 def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> Result:
     """Restore the newest backup into a scratch database, run sanity queries, always drop it."""
-    hint = advice("backup.restore")
     scratch = rs.scratch_name(restore.scratch_prefix)
     evidence: dict[str, Any] = {"restore server": redact(restore.dsn), "scratch database": scratch}
+    newest = _backup_to_restore(cfg, restore, target_db, scratch, evidence)
+    if isinstance(newest, Result):
+        return newest
+    evidence.update(_describe(newest, datetime.now(UTC)))
+    report = rs.RestoreReport(scratch, redact(restore.dsn))
+    started = time.monotonic()
+    not_compared = _restore_and_compare(newest, cfg, restore, target_db, report)
+    evidence.update(_restore_evidence(report, time.monotonic() - started))
+    return _restore_result(newest, report, not_compared, evidence)
+
+
+def _backup_to_restore(
+    cfg: Backups, restore: Restore, target_db: Database | None, scratch: str, evidence: dict[str, Any]
+) -> Backup | Result:
+    """The newest backup, or a failure: the restore server is the live database, or no backup."""
+    hint = advice("backup.restore")
     try:
         if target_db is not None:
             rs.refuse_same(target_db.dsn, restore.dsn, scratch)
@@ -123,17 +138,23 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
         return failed(str(exc), evidence=evidence, advice=hint)
     if not found:
         return failed(f"no backup in {cfg.dir} to restore", evidence=evidence, advice=hint)
-    newest = found[0]
-    evidence.update(_describe(newest, datetime.now(UTC)))
-    report = rs.RestoreReport(scratch, redact(restore.dsn))
-    started = time.monotonic()
+    return found[0]
+
+
+def _restore_and_compare(
+    newest: Backup, cfg: Backups, restore: Restore, target_db: Database | None, report: rs.RestoreReport
+) -> str:
+    """Restore, sanity-check, compare with the live counts, always drop; the steps go to `report`.
+
+    Returns why the live row counts were not compared ("" when they were).
+    """
     not_compared = ""
     try:
         rs.restore_into(
             newest.path,
             dsn=restore.dsn,
             password=restore.password,
-            scratch=scratch,
+            scratch=report.scratch,
             pg_bin_dir=cfg.pg_bin,
             timeout=restore.timeout,
             connect_timeout=restore.connect_timeout,
@@ -141,7 +162,7 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
             work_dir=restore.work_dir,
             report=report,
         )
-        rs.sanity(restore.dsn, restore.password, scratch, restore.key_tables, restore.connect_timeout, report)
+        rs.sanity(restore.dsn, restore.password, report.scratch, restore.key_tables, restore.connect_timeout, report)
         live, why = source_counts(target_db, restore.key_tables)
         if why:
             report.steps.append(why)
@@ -151,10 +172,14 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         report.error = redact(text)
     finally:
-        rs.drop(restore.dsn, restore.password, scratch, restore.connect_timeout, report)
-    evidence["steps"] = " -> ".join(report.steps)
+        rs.drop(restore.dsn, restore.password, report.scratch, restore.connect_timeout, report)
+    return not_compared
+
+
+def _restore_evidence(report: rs.RestoreReport, took: float) -> dict[str, Any]:
+    evidence: dict[str, Any] = {"steps": " -> ".join(report.steps)}
     evidence["restore time"] = f"{report.restore_seconds}s" if report.restore_seconds is not None else "did not finish"
-    evidence["total time"] = f"{time.monotonic() - started:.2f}s"
+    evidence["total time"] = f"{took:.2f}s"
     if report.counts:
         evidence["restored row counts"] = ", ".join(f"{k}={v}" for k, v in report.counts.items())
     if report.source_counts:
@@ -164,6 +189,12 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
         evidence["scratch dropped"] = "yes"
     else:
         evidence["scratch dropped"] = "NO: drop it by hand" if report.created else "never created"
+    return evidence
+
+
+def _restore_result(newest: Backup, report: rs.RestoreReport, not_compared: str, evidence: dict[str, Any]) -> Result:
+    """Failed on any problem; inconclusive when the live counts could not be compared; else passed."""
+    scratch = report.scratch
     problems = ([f"restore failed: {report.error}"] if report.error else []) + report.problems
     if report.created and not report.dropped:
         problems.append(f"scratch database {scratch} was not dropped")
@@ -181,7 +212,7 @@ def restore_test(cfg: Backups, restore: Restore, target_db: Database | None) -> 
             f"restore test of {newest.path.name}: " + "; ".join(problems),
             value=report.restore_seconds,
             evidence=evidence,
-            advice=hint,
+            advice=advice("backup.restore"),
         )
     return passed(
         f"{newest.path.name} restored into {scratch} in {report.restore_seconds:g}s; alembic_version "

@@ -170,10 +170,41 @@ def compare(
     tolerance: float | None = None,
 ) -> Result:
     """Request rate, p95 and error rate of `current` against `base`; each drift with its floor."""
+    drifts = _drifts(current, base, cfg, tolerance)
+    evidence = _compare_evidence(current, base, source, drifts, th)
+    data = {"current": {k: v for k, v in current.items() if k != "queries"}, "baseline_source": source}
+    # What every outcome of the comparison carries.
+    common: dict[str, Any] = {
+        "value": {d.name: d.delta for d in drifts},
+        "threshold": {d.name: d.allowed for d in drifts},
+        "evidence": evidence,
+        "data": data,
+    }
+    short = _too_few_requests(current, base, source, th)
+    if short:
+        return inconclusive(short, **common)
+    bad = [d for d in drifts if d.ok is False]
+    if bad:
+        return failed(
+            "out of tolerance vs baseline: " + "; ".join(d.line() for d in bad), advice=advice(check_id), **common
+        )
+    unknown = [d for d in drifts if d.ok is None and d.name != "error rate"]
+    if unknown:
+        return inconclusive(
+            "cannot compare: "
+            + "; ".join(d.line() for d in unknown)
+            + (f"; {trends.NO_HISTORY}" if any(d.baseline is None for d in unknown) else ""),
+            **common,
+        )
+    return passed("within tolerance of the baseline: " + "; ".join(d.line() for d in drifts), **common)
+
+
+def _drifts(current: dict[str, Any], base: dict[str, Any], cfg: Baseline, tolerance: float | None) -> list[trends.Drift]:
+    """Request rate, p95 and error rate compared; `tolerance`, when given, replaces the configured ones."""
     rate_tol = cfg.rate_tolerance if tolerance is None else tolerance
     lat_tol = cfg.latency_tolerance if tolerance is None else tolerance
     err_ratio = cfg.error_ratio if tolerance is None else 1 + tolerance
-    drifts = [
+    return [
         trends.compare_rate(
             "request rate", current.get("request_rate"), base.get("request_rate"), rate_tol, cfg.rate_floor
         ),
@@ -182,6 +213,11 @@ def compare(
             "error rate", current.get("error_rate"), base.get("error_rate"), err_ratio, cfg.error_floor
         ),
     ]
+
+
+def _compare_evidence(
+    current: dict[str, Any], base: dict[str, Any], source: str, drifts: list[trends.Drift], th: Thresholds
+) -> dict[str, Any]:
     evidence: dict[str, Any] = {"baseline": source, "now": describe(current), "then": describe(base)}
     evidence.update({f"query now {k}": q for k, q in current.get("queries", {}).items()})
     evidence.update({f"query baseline {k}": q for k, q in base.get("queries", {}).items()})
@@ -191,49 +227,18 @@ def compare(
     actions = key_actions(current, th)
     if actions:
         evidence["key metrics"] = "; ".join(actions)
-    data = {"current": {k: v for k, v in current.items() if k != "queries"}, "baseline_source": source}
-    value = {d.name: d.delta for d in drifts}
-    threshold = {d.name: d.allowed for d in drifts}
+    return evidence
+
+
+def _too_few_requests(current: dict[str, Any], base: dict[str, Any], source: str, th: Thresholds) -> str:
+    """Why now or the baseline has too few requests to compare ("" when both have enough)."""
     for name, snap in (("now", current), ("baseline", base)):
         if not trends.enough(snap.get("requests"), th.min_requests):
-            return inconclusive(
-                trends.short_of(
-                    snap.get("requests"), th.min_requests, f"requests ({name})", human(float(snap.get("window_s") or 0))
-                )
-                + (f" ({source}); {trends.NO_HISTORY}" if name == "baseline" else ""),
-                value=value,
-                threshold=threshold,
-                evidence=evidence,
-                data=data,
+            window = human(float(snap.get("window_s") or 0))
+            return trends.short_of(snap.get("requests"), th.min_requests, f"requests ({name})", window) + (
+                f" ({source}); {trends.NO_HISTORY}" if name == "baseline" else ""
             )
-    bad = [d for d in drifts if d.ok is False]
-    if bad:
-        return failed(
-            "out of tolerance vs baseline: " + "; ".join(d.line() for d in bad),
-            value=value,
-            threshold=threshold,
-            evidence=evidence,
-            advice=advice(check_id),
-            data=data,
-        )
-    unknown = [d for d in drifts if d.ok is None and d.name != "error rate"]
-    if unknown:
-        return inconclusive(
-            "cannot compare: "
-            + "; ".join(d.line() for d in unknown)
-            + (f"; {trends.NO_HISTORY}" if any(d.baseline is None for d in unknown) else ""),
-            value=value,
-            threshold=threshold,
-            evidence=evidence,
-            data=data,
-        )
-    return passed(
-        "within tolerance of the baseline: " + "; ".join(d.line() for d in drifts),
-        value=value,
-        threshold=threshold,
-        evidence=evidence,
-        data=data,
-    )
+    return ""
 
 
 def against_baseline(prom: PromClient, env: Environment, seconds: float, history: History, check_id: str) -> Result:

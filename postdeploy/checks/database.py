@@ -112,33 +112,9 @@ def judge_connections(
     busy: bool,
 ) -> tuple[list[str], dict[str, Any]]:
     """Return the problems and the numbers of item 12, from readings already taken (pure)."""
-    problems: list[str] = []
     facts: dict[str, Any] = {}
     limit = pool_limit(cfg)
-    dead = False
-    if metric is None:
-        problems.append(f"{promqueries.DB_CONNECTIONS} has no data: the dashboard's connection panel shows nothing")
-        dead = True
-    else:
-        if metric == 0 and sessions > 0 and busy:
-            problems.append(
-                f"{promqueries.DB_CONNECTIONS} reads 0 while pg_stat_activity shows {sessions} session(s) of the app: "
-                "a dashboard built on a dead metric is a finding"
-            )
-            dead = True
-        elif disagree(metric, sessions, cfg.disagree_abs, cfg.disagree_ratio):
-            same, span = unchanged_tail(series)
-            stuck = ""
-            if len(series) >= MIN_POINTS and flat(series):
-                stuck = " and it never changed over the window"
-            elif same >= MIN_POINTS:
-                stuck = f" and it has not changed for the last {span:.0f}s ({same} samples)"
-            problems.append(
-                f"the sources disagree: {promqueries.DB_CONNECTIONS} {metric:g} vs pg_stat_activity {sessions}{stuck} "
-                f"(tolerance max({cfg.disagree_abs}, {cfg.disagree_ratio:.0%}))"
-                + ("; a dashboard built on a dead metric is a finding" if stuck else "")
-            )
-            dead = bool(stuck)
+    problems, dead = _metric_problems(metric, series, sessions, cfg, busy=busy)
     if not dead and metric is not None and len(series) >= MIN_POINTS and flat(series):
         facts["note"] = (
             f"{promqueries.DB_CONNECTIONS} did not change over the window ({len(series)} samples at {metric:g}); "
@@ -147,6 +123,49 @@ def judge_connections(
     # The level is judged on the metric unless it is dead; then on the database's own count.
     level = float(sessions) if dead or metric is None else metric
     facts["level"] = level
+    problems += _level_problems(level, cfg, limit)
+    trend = fit(series) if len(series) >= MIN_POINTS else None
+    if trend is not None:
+        ahead = trend.projected(cfg.projection)
+        facts["slope"] = f"{trend.slope * 60:+.3f} connections/min over {trend.span:.0f}s ({trend.points} points)"
+        facts["projection"] = f"{ahead:.1f} connections in {cfg.projection:g}s at that slope"
+        if trend.slope > 0 and ahead >= limit and not dead:
+            problems.append(
+                f"connections are growing ({trend.slope * 60:+.2f}/min): projected {ahead:.0f} "
+                f"in {cfg.projection:g}s, at or above the limit {limit:g}"
+            )
+    return problems, facts
+
+
+def _metric_problems(
+    metric: float | None, series: list[tuple[float, float]], sessions: int, cfg: DbChecks, *, busy: bool
+) -> tuple[list[str], bool]:
+    """What is wrong with the connection metric itself, and whether it reads as dead."""
+    if metric is None:
+        return [f"{promqueries.DB_CONNECTIONS} has no data: the dashboard's connection panel shows nothing"], True
+    if metric == 0 and sessions > 0 and busy:
+        return [
+            f"{promqueries.DB_CONNECTIONS} reads 0 while pg_stat_activity shows {sessions} session(s) of the app: "
+            "a dashboard built on a dead metric is a finding"
+        ], True
+    if not disagree(metric, sessions, cfg.disagree_abs, cfg.disagree_ratio):
+        return [], False
+    same, span = unchanged_tail(series)
+    stuck = ""
+    if len(series) >= MIN_POINTS and flat(series):
+        stuck = " and it never changed over the window"
+    elif same >= MIN_POINTS:
+        stuck = f" and it has not changed for the last {span:.0f}s ({same} samples)"
+    return [
+        f"the sources disagree: {promqueries.DB_CONNECTIONS} {metric:g} vs pg_stat_activity {sessions}{stuck} "
+        f"(tolerance max({cfg.disagree_abs}, {cfg.disagree_ratio:.0%}))"
+        + ("; a dashboard built on a dead metric is a finding" if stuck else "")
+    ], bool(stuck)
+
+
+def _level_problems(level: float, cfg: DbChecks, limit: float) -> list[str]:
+    """The number of connections outside the normal range, or at the pool's alarm level."""
+    problems = []
     low, high, decided = cfg.normal_range()
     if not low <= level <= high:
         problems.append(
@@ -160,17 +179,7 @@ def judge_connections(
             f"{level:g} connections is at or above {cfg.pool_alarm:.0%} of the pool "
             f"({cfg.pool_size} + {cfg.pool_overflow} overflow = {cfg.pool_size + cfg.pool_overflow}, limit {limit:g})"
         )
-    trend = fit(series) if len(series) >= MIN_POINTS else None
-    if trend is not None:
-        ahead = trend.projected(cfg.projection)
-        facts["slope"] = f"{trend.slope * 60:+.3f} connections/min over {trend.span:.0f}s ({trend.points} points)"
-        facts["projection"] = f"{ahead:.1f} connections in {cfg.projection:g}s at that slope"
-        if trend.slope > 0 and ahead >= limit and not dead:
-            problems.append(
-                f"connections are growing ({trend.slope * 60:+.2f}/min): projected {ahead:.0f} "
-                f"in {cfg.projection:g}s, at or above the limit {limit:g}"
-            )
-    return problems, facts
+    return problems
 
 
 def connections(
@@ -204,31 +213,55 @@ def connections(
         return failed(f"cannot read pg_stat_activity: {_db_error(exc)}", evidence=evidence)
     series = matrix[0].points if matrix else []
     evidence[promqueries.DB_CONNECTIONS] = "no data" if metric is None else f"{metric:g}"
+    evidence.update(_readings_evidence(cfg, series, app_sessions, all_sessions, active))
+    problems, facts = judge_connections(metric, series, app_sessions, cfg, busy=app_sessions > 0)
+    evidence.update({k: v for k, v in facts.items() if k != "level"})
+    if problems or facts["level"] >= pool_limit(cfg):
+        evidence.update(_diagnosis(conn, all_sessions))
+    return _connections_result(problems, facts, metric, series, app_sessions, cfg, evidence)
+
+
+def _readings_evidence(
+    cfg: DbChecks, series: list[tuple[float, float]], app_sessions: int, all_sessions: int, active: int
+) -> dict[str, str]:
+    """The sessions counted (with the filters that chose them) and the samples of the metric."""
     filters = ([f"application_name {cfg.application_name!r}"] if cfg.application_name else []) + (
         [f"role {cfg.usename!r}"] if cfg.usename else []
     )
     who = " and ".join(filters) if filters else "this database (no application_name or usename filter: every client)"
-    evidence["pg_stat_activity"] = f"{app_sessions} session(s) of {who}; {all_sessions} in all, {active} active"
-    evidence["samples"] = f"{len(series)} in the window" + (
-        f", values {min(v for _, v in series):g}-{max(v for _, v in series):g}" if series else ""
-    )
-    problems, facts = judge_connections(metric, series, app_sessions, cfg, busy=app_sessions > 0)
-    evidence.update({k: v for k, v in facts.items() if k != "level"})
+    return {
+        "pg_stat_activity": f"{app_sessions} session(s) of {who}; {all_sessions} in all, {active} active",
+        "samples": f"{len(series)} in the window"
+        + (f", values {min(v for _, v in series):g}-{max(v for _, v in series):g}" if series else ""),
+    }
+
+
+def _diagnosis(conn: psycopg.Connection, all_sessions: int) -> dict[str, str]:
+    """The session count and the longest-running queries, attached to a failure."""
+    out = {"diagnosis: pg_stat_activity count": str(all_sessions)}
+    try:
+        for n, line in enumerate(longest_queries(conn), 1):
+            out[f"diagnosis: longest query {n}"] = line
+    except psycopg.Error as exc:
+        out["diagnosis"] = f"cannot list the longest queries: {_db_error(exc)}"
+    return out
+
+
+def _connections_result(
+    problems: list[str],
+    facts: dict[str, Any],
+    metric: float | None,
+    series: list[tuple[float, float]],
+    app_sessions: int,
+    cfg: DbChecks,
+    evidence: dict[str, Any],
+) -> Result:
+    """Failed on a problem; inconclusive without enough samples for the trend; else passed."""
     level = facts["level"]
-    if problems or level >= pool_limit(cfg):
-        try:
-            evidence["diagnosis: pg_stat_activity count"] = str(all_sessions)
-            for n, line in enumerate(longest_queries(conn), 1):
-                evidence[f"diagnosis: longest query {n}"] = line
-        except psycopg.Error as exc:
-            evidence["diagnosis"] = f"cannot list the longest queries: {_db_error(exc)}"
+    bounds = "{:g}-{:g}, < {:g}".format(*cfg.normal_range()[:2], pool_limit(cfg))
     if problems:
         return failed(
-            "; ".join(problems),
-            value=level,
-            threshold="{:g}-{:g}, < {:g}".format(*cfg.normal_range()[:2], pool_limit(cfg)),
-            evidence=evidence,
-            advice=advice("db.connections"),
+            "; ".join(problems), value=level, threshold=bounds, evidence=evidence, advice=advice("db.connections")
         )
     if len(series) < MIN_POINTS:
         return inconclusive(
@@ -243,7 +276,7 @@ def connections(
         "within {:g}-{:g} and below {:g}; ".format(*cfg.normal_range()[:2], pool_limit(cfg))
         + facts.get("slope", ""),
         value=level,
-        threshold="{:g}-{:g}, < {:g}".format(*cfg.normal_range()[:2], pool_limit(cfg)),
+        threshold=bounds,
         evidence=evidence,
     )
 

@@ -342,38 +342,50 @@ def jobs_schedule(
     if not jobs:
         return not_configured("add [[jobs]] entries (name, interval, metric or sql) to the environment file")
     evidence: dict[str, Any] = {}
-    late: list[str] = []  # read, and older than allowed: the only reason to say "late"
-    wrong: list[str] = []  # misconfigured: the environment file's fault, said as such
-    unread: list[str] = []  # no evidence either way: never "late", never a pass
+    # late: read, and older than allowed (the only reason to say "late"); wrong: misconfigured,
+    # the environment file's fault, said as such; unread: no evidence either way, never "late",
+    # never a pass.
+    found: dict[str, list[str]] = {"late": [], "wrong": [], "unread": [], "ok": []}
     for job in jobs:
-        source = f"metric {job.metric}" if job.metric else f"SQL {job.sql}"
-        limit = job.interval * th.job_grace
-        if bool(job.metric) == bool(job.sql):
-            wrong.append(f"{job.name}: configure exactly one of metric or sql")
-            continue
-        try:
-            last = job_last_run(job, prom, sql_runner)
-        except TargetError as exc:
-            unread.append(f"{job.name}: cannot read its last run: {exc}")
-            evidence[job.name] = f"{source}: could not be read"
-            continue
-        except (TypeError, ValueError) as exc:  # a row that is not a time (a text, a tuple ...)
-            unread.append(f"{job.name}: {source} did not return a time ({type(exc).__name__}: {exc})")
-            evidence[job.name] = f"{source}: not a time"
-            continue
-        if last is None or not math.isfinite(last) or last <= 0:
-            # Nothing, NaN or 0 (a last-run gauge never set since the process started): no run known.
-            unread.append(f"{job.name}: no last run known ({source} returned {'nothing' if last is None else last})")
-            evidence[job.name] = f"{source}: no data"
-            continue
-        age = now - last
-        evidence[job.name] = (
-            f"last run {human(max(age, 0))} ago, every {human(job.interval)}, late after {human(limit)}; {source}"
+        kind, line, seen = _judge_job(job, prom, sql_runner, now, th)
+        found[kind].append(line)
+        if seen is not None:
+            evidence[job.name] = seen
+    return _jobs_result(len(jobs), found["late"], found["wrong"], found["unread"], evidence)
+
+
+def _judge_job(
+    job: Job, prom: PromClient | None, sql_runner: Callable[[str], Any] | None, now: float, th: Thresholds
+) -> tuple[str, str, str | None]:
+    """One job: ("late" | "wrong" | "unread" | "ok", what to say about it, its evidence line or None)."""
+    source = f"metric {job.metric}" if job.metric else f"SQL {job.sql}"
+    limit = job.interval * th.job_grace
+    if bool(job.metric) == bool(job.sql):
+        return "wrong", f"{job.name}: configure exactly one of metric or sql", None
+    try:
+        last = job_last_run(job, prom, sql_runner)
+    except TargetError as exc:
+        return "unread", f"{job.name}: cannot read its last run: {exc}", f"{source}: could not be read"
+    except (TypeError, ValueError) as exc:  # a row that is not a time (a text, a tuple ...)
+        return (
+            "unread",
+            f"{job.name}: {source} did not return a time ({type(exc).__name__}: {exc})",
+            f"{source}: not a time",
         )
-        if age > limit:
-            late.append(
-                f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
-            )
+    if last is None or not math.isfinite(last) or last <= 0:
+        # Nothing, NaN or 0 (a last-run gauge never set since the process started): no run known.
+        what = "nothing" if last is None else last
+        return "unread", f"{job.name}: no last run known ({source} returned {what})", f"{source}: no data"
+    age = now - last
+    seen = f"last run {human(max(age, 0))} ago, every {human(job.interval)}, late after {human(limit)}; {source}"
+    if age > limit:
+        line = f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
+        return "late", line, seen
+    return "ok", "", seen
+
+
+def _jobs_result(count: int, late: list[str], wrong: list[str], unread: list[str], evidence: dict[str, Any]) -> Result:
+    """Failed on a late or misconfigured job, inconclusive on an unread one, else passed."""
     if late or wrong:
         parts = []
         if late:
@@ -397,7 +409,7 @@ def jobs_schedule(
             evidence=evidence,
             advice="make the job's metric (Prometheus) or SQL readable from here, then run this phase again",
         )
-    return passed(f"{len(jobs)} jobs ran within their intervals", value=0, threshold="0 late jobs", evidence=evidence)
+    return passed(f"{count} jobs ran within their intervals", value=0, threshold="0 late jobs", evidence=evidence)
 
 
 # -- item 18 ----------------------------------------------------------------------------------

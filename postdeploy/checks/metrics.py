@@ -115,18 +115,31 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
             evidence=evidence,
         )
     e5, unhandled = values["5xx"] or 0.0, values["unhandled"] or 0.0
-    # The service counts an unhandled exception in errors_total, not in http_requests_total:
-    # the requests judged are both, and the summary and the evidence say the same numbers.
+    evidence.update(_error_counts(requests, e5, unhandled))
+    return _judge_error_rate(requests, e5, unhandled, window, th, evidence)
+
+
+def _error_counts(requests: float, e5: float, unhandled: float) -> dict[str, str]:
+    """The counts behind an error rate, for the evidence.
+
+    The service counts an unhandled exception in errors_total, not in http_requests_total:
+    the requests judged are both, and the summary and the evidence say the same numbers.
+    """
     total = requests + unhandled
-    evidence.update(
-        {
-            "requests judged (answered + unhandled)": f"{total:.0f}",
-            "errors judged (5xx + unhandled)": f"{e5 + unhandled:.0f}",
-            f"answered ({promqueries.REQUESTS})": f"{requests:.0f}",
-            f"5xx answers ({promqueries.REQUESTS}, status 5xx)": f"{e5:.0f}",
-            f"unhandled exceptions ({promqueries.UNHANDLED}, not in {promqueries.REQUESTS})": f"{unhandled:.0f}",
-        }
-    )
+    return {
+        "requests judged (answered + unhandled)": f"{total:.0f}",
+        "errors judged (5xx + unhandled)": f"{e5 + unhandled:.0f}",
+        f"answered ({promqueries.REQUESTS})": f"{requests:.0f}",
+        f"5xx answers ({promqueries.REQUESTS}, status 5xx)": f"{e5:.0f}",
+        f"unhandled exceptions ({promqueries.UNHANDLED}, not in {promqueries.REQUESTS})": f"{unhandled:.0f}",
+    }
+
+
+def _judge_error_rate(
+    requests: float, e5: float, unhandled: float, window: Window, th: Thresholds, evidence: dict[str, object]
+) -> Result:
+    """Inconclusive below the minimum sample; failed (critical past the rollback bound) at the threshold."""
+    total = requests + unhandled
     # The counts a watch decides on (postdeploy/watch.py); a later run may read them back too.
     counts = {"requests": total, "errors": e5 + unhandled}
     if total < th.min_requests:

@@ -331,16 +331,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def serve(argv: list[str] | None = None) -> int:
-    """Start up like the service (log, DB init, pool), then serve until SIGTERM."""
-    args = parse_args(argv)
-    paths = state.Paths(args.state_dir.resolve())
-    paths.app_pidfile.write_text(f"{os.getpid()}\n")
-    log = setup_logging(paths.app_log)
-    release = state.Release(args.version, args.commit_sha, args.build_time, args.build_number, args.build_branch)
-    config = AppConfig(release, args.environment)
-    APP_INFO.info({"app_name": state.APP_NAME, "environment": config.environment, "version": release.version})
-    log.info(f"Starting {state.APP_NAME}...")
+class FaultEffects:
+    """What a change of the active faults does inside the running process."""
+
+    def __init__(self, pool: ConnectionPool, log: logging.Logger, root: Path) -> None:
+        self.leaks = Leaks(pool)
+        self.observability = ObservabilityFaults(log, root)
+        self.burn = CpuBurn()
+        self.listeners: Listeners | None = None  # set once they exist
+
+    def apply(self, active: frozenset[str]) -> None:
+        self.leaks.apply(active)
+        self.observability.apply(active)
+        self.burn.apply(active)
+        if self.listeners is not None:
+            self.listeners.apply(active)
+
+
+def open_pool(args: argparse.Namespace, paths: state.Paths, log: logging.Logger) -> ConnectionPool:
+    """Initialise the database like the service does, then fill the pool in the background."""
     conninfo: dict[str, object] = {
         "host": args.db_host,
         "port": args.db_port,
@@ -351,42 +360,53 @@ def serve(argv: list[str] | None = None) -> int:
     init_database(log, conninfo, args.init_db_port or args.db_port)
     pool = ConnectionPool(conninfo)
     threading.Thread(target=pool.fill, name="pool-fill", daemon=True).start()
-    leaks = Leaks(pool)
-    observability = ObservabilityFaults(log, paths.root)
-    burn = CpuBurn()
+    return pool
 
-    def log_injected_error() -> None:
-        log.error("Payment webhook processing failed: FinCra signature verification error (sandbox fault error_logged)")
 
-    listeners: Listeners | None = None
-
-    def on_faults(active: frozenset[str]) -> None:
-        leaks.apply(active)
-        observability.apply(active)
-        burn.apply(active)
-        if listeners is not None:
-            listeners.apply(active)
-
-    faults = FaultFlags(paths.faults_file, paths.faults_ack, on_error_nonce=log_injected_error, on_change=on_faults)
-    ctx = Context(config, pool, faults, state.read_secret(paths, "jwt_secret"), log)
+def open_listeners(args: argparse.Namespace, paths: state.Paths, ctx: Context) -> Listeners:
+    """The HTTPS listener and the plain-HTTP one (redirects and /metrics), both serving AppHandler."""
     bound = {"ctx": ctx, "https_port": args.port}
-    listeners = Listeners(
+    return Listeners(
         paths,
         args.port,
         args.http_port,
         type("HttpsAppHandler", (AppHandler,), {**bound, "secure": True}),
         type("HttpAppHandler", (AppHandler,), {**bound, "secure": False}),
     )
-    faults.start()
-    jobs = BackgroundJobs(pool, faults, log)
-    jobs.start()
 
+
+def stop_on_signals(listeners: Listeners) -> None:
     def on_term(signum: int, frame: object) -> None:
         # shutdown() blocks until serve_forever returns, so it cannot run on this thread.
         threading.Thread(target=listeners.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """Start up like the service (log, DB init, pool), then serve until SIGTERM."""
+    args = parse_args(argv)
+    paths = state.Paths(args.state_dir.resolve())
+    paths.app_pidfile.write_text(f"{os.getpid()}\n")
+    log = setup_logging(paths.app_log)
+    release = state.Release(args.version, args.commit_sha, args.build_time, args.build_number, args.build_branch)
+    config = AppConfig(release, args.environment)
+    APP_INFO.info({"app_name": state.APP_NAME, "environment": config.environment, "version": release.version})
+    log.info(f"Starting {state.APP_NAME}...")
+    pool = open_pool(args, paths, log)
+    effects = FaultEffects(pool, log, paths.root)
+
+    def log_injected_error() -> None:
+        log.error("Payment webhook processing failed: FinCra signature verification error (sandbox fault error_logged)")
+
+    faults = FaultFlags(paths.faults_file, paths.faults_ack, on_error_nonce=log_injected_error, on_change=effects.apply)
+    ctx = Context(config, pool, faults, state.read_secret(paths, "jwt_secret"), log)
+    listeners = effects.listeners = open_listeners(args, paths, ctx)
+    faults.start()
+    jobs = BackgroundJobs(pool, faults, log)
+    jobs.start()
+    stop_on_signals(listeners)
     write_stdout(f"INFO:     Uvicorn running on https://127.0.0.1:{args.port} (Press CTRL+C to quit)")
     write_stdout(f"INFO:     Plain HTTP on http://127.0.0.1:{args.http_port} (redirects to HTTPS; /metrics)")
     try:

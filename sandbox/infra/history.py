@@ -25,7 +25,7 @@ import math
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,12 +207,42 @@ def _series(name: str, labels: str, points: Iterator[tuple[float, float]], fmt: 
         yield f"{name}{labels} {v:{fmt}} {t:.0f}"
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """What every family of `--history` is written over: sample times, traffic shape, live labels."""
+
+    start: float
+    times: list[float]
+    shape: Shape
+    own: dict[str, str]
+
+    def series(self, name: str, labels: str, value: Callable[[float], float], fmt: str = ".3f") -> Iterator[str]:
+        """One series: `value(t)` at every sample time."""
+        return _series(name, labels, ((t, value(t)) for t in self.times), fmt)
+
+    def counter(self, name: str, labels: str, per_second: float, *, less: float = 0.0) -> Iterator[str]:
+        """A counter growing `per_second` of traffic served, minus that of the last `less` seconds."""
+        shape = self.shape
+        return self.series(name, labels, lambda t: per_second * (shape.served(t) - shape.served_in(t, less)))
+
+
 def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
     """Lines of OpenMetrics text (timestamps in seconds) for `spec.seconds` before `end`, ending in # EOF."""
     start = end - spec.seconds
-    times = grid(start, end)
-    shape = Shape(start, end, spec.faults)
-    own = {"job": job, "instance": spec.instance}
+    frame = _Frame(start, grid(start, end), Shape(start, end, spec.faults), {"job": job, "instance": spec.instance})
+    yield from _requests(frame, spec)
+    yield from _latency(frame, spec)
+    yield from _process(frame)
+    yield from _business(frame)
+    yield from _disk(frame, spec)
+    yield from _replica(job, end, spec)
+    yield from _alerts(job, start, end, spec)
+    yield "# EOF"
+
+
+def _requests(frame: _Frame, spec: Spec) -> Iterator[str]:
+    """http_requests_total per endpoint as the synthetic traffic makes it; errors_total in an error burst."""
+    shape, own = frame.shape, frame.own
     weights = {path: w for path, _, w in traffic.REQUESTS}
     total_w = sum(weights.get(p, 0.0) for p in ENDPOINTS)
     share = {path: weights.get(path, 0.0) / total_w for path in ENDPOINTS}
@@ -225,29 +255,27 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
     for method, status, endpoint, path in requests:
         rate = REQUEST_RATE * share[path]
         lab = _labels(**own, method=method, endpoint=endpoint, status=status)
-        if errors and endpoint == "/api/v1/projects":
-            # The burst: this endpoint's 200s stop; its requests answer 500 or raise (below).
-            yield from _series(
-                "http_requests_total",
-                lab,
-                ((t, rate * (shape.served(t) - shape.served_in(t, burst))) for t in times),
-            )
-        else:
-            yield from _series("http_requests_total", lab, ((t, rate * shape.served(t)) for t in times))
+        # In a burst, this endpoint's 200s stop; its requests answer 500 or raise (below).
+        stopped = burst if errors and endpoint == "/api/v1/projects" else 0.0
+        yield from frame.counter("http_requests_total", lab, rate, less=stopped)
     if errors:
         # Every request to /api/v1/projects (15 % of all): half a handled 500, half unhandled.
         lost = REQUEST_RATE * share["/api/v1/projects"] / 2
         lab = _labels(**own, method="GET", endpoint="/api/v1/projects", status="500")
-        yield from _series("http_requests_total", lab, ((t, lost * shape.served_in(t, burst)) for t in times))
+        yield from frame.series("http_requests_total", lab, lambda t: lost * shape.served_in(t, burst))
         yield "# TYPE errors counter"
         lab = _labels(**own, error_type="OperationalError", endpoint="/api/v1/projects")
-        yield from _series("errors_total", lab, ((t, lost * shape.served_in(t, burst)) for t in times))
-    # One histogram for all requests, on ping's labels (as the live app has them): the checks
-    # read the overall quantiles; one per endpoint would multiply the samples.
+        yield from frame.series("errors_total", lab, lambda t: lost * shape.served_in(t, burst))
+
+
+def _latency(frame: _Frame, spec: Spec) -> Iterator[str]:
+    """One histogram for all requests, on ping's labels (as the live app has them): the checks
+    read the overall quantiles; one per endpoint would multiply the samples."""
+    shape = frame.shape
     slow = "latency_regression" in spec.faults
     regression = 7200.0
     yield "# TYPE http_request_duration_seconds histogram"
-    lab_base = {**own, "method": "GET", "endpoint": "/api/v1/ping"}
+    lab_base = {**frame.own, "method": "GET", "endpoint": "/api/v1/ping"}
     for le, cumulative in LATENCY.items():
         lab = _labels(**lab_base, le=le)
 
@@ -260,61 +288,63 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
             bound = math.inf if le == "+Inf" else float(le)
             return (total - moved) * cumulative + (moved if bound >= 0.25 else 0.0)
 
-        yield from _series("http_request_duration_seconds_bucket", lab, ((t, bucket(t)) for t in times))
+        yield from frame.series("http_request_duration_seconds_bucket", lab, bucket)
     lab = _labels(**lab_base)
-    yield from _series("http_request_duration_seconds_count", lab, ((t, REQUEST_RATE * shape.served(t)) for t in times))
+    yield from frame.series("http_request_duration_seconds_count", lab, lambda t: REQUEST_RATE * shape.served(t))
     extra = 0.1 if slow else 0.0
-    yield from _series(
+    yield from frame.series(
         "http_request_duration_seconds_sum",
         lab,
-        ((t, REQUEST_RATE * (MEAN_LATENCY * shape.served(t) + extra * shape.served_in(t, regression))) for t in times),
+        lambda t: REQUEST_RATE * (MEAN_LATENCY * shape.served(t) + extra * shape.served_in(t, regression)),
         ".4f",
     )
-    lab = _labels(**own)
+
+
+def _process(frame: _Frame) -> Iterator[str]:
+    """Memory, CPU, start time, the pool and the background jobs' last runs of a steady process."""
+    lab = _labels(**frame.own)
     yield "# TYPE process_resident_memory_bytes gauge"
     # Flat at the live app's level, with an allocator's wobble (a fixed pattern, not random).
-    yield from _series(
-        "process_resident_memory_bytes",
-        lab,
-        ((t, RSS_LIVE + 1.5e6 * math.sin(t / 977.0)) for t in times),
-        ".0f",
-    )
+    yield from frame.series("process_resident_memory_bytes", lab, lambda t: RSS_LIVE + 1.5e6 * math.sin(t / 977.0), ".0f")
     yield "# TYPE process_cpu_seconds counter"
-    yield from _series("process_cpu_seconds_total", lab, ((t, CPU_CORES * (t - start)) for t in times))
+    yield from frame.series("process_cpu_seconds_total", lab, lambda t: CPU_CORES * (t - frame.start))
     yield "# TYPE process_start_time_seconds gauge"
-    yield from _series("process_start_time_seconds", lab, ((t, start) for t in times), ".2f")
+    yield from frame.series("process_start_time_seconds", lab, lambda t: frame.start, ".2f")
     yield "# TYPE db_connections_active gauge"
-    yield from _series("db_connections_active", lab, ((t, DB_CONNECTIONS) for t in times), ".0f")
+    yield from frame.series("db_connections_active", lab, lambda t: DB_CONNECTIONS, ".0f")
     yield "# TYPE background_job_last_success_timestamp_seconds gauge"
     for task, interval in JOB_INTERVALS.items():
+        # Each job ran at the last multiple of its interval.
         yield from _series(
             "background_job_last_success_timestamp_seconds",
-            _labels(**own, task=task),
-            ((t, t - (t % interval)) for t in times),
+            _labels(**frame.own, task=task),
+            ((t, t - (t % interval)) for t in frame.times),
         )
+
+
+def _business(frame: _Frame) -> Iterator[str]:
+    """The business counters of item 18: registrations and escrow holds, at the traffic's rates."""
     yield "# TYPE user_registrations counter"
-    yield from _series("user_registrations_total", lab, ((t, REGISTRATIONS_PER_S * shape.served(t)) for t in times))
+    yield from frame.counter("user_registrations_total", _labels(**frame.own), REGISTRATIONS_PER_S)
     yield "# TYPE escrow_transactions counter"
     for kind, status, rate in (
         ("hold", "completed", ESCROW_HOLDS_PER_S),
         ("release", "completed", 0.0),
         ("hold", "failed", 0.0),
     ):
-        yield from _series(
-            "escrow_transactions_total",
-            _labels(**own, type=kind, status=status),
-            ((t, rate * shape.served(t)) for t in times),
-        )
-    if spec.mountpoint:
-        size, avail = spec.disk
-        disk = {**own, "device": "/dev/sandbox", "fstype": "ext4", "mountpoint": spec.mountpoint}
-        yield "# TYPE node_filesystem_avail_bytes gauge"
-        yield from _series("node_filesystem_avail_bytes", _labels(**disk), ((t, avail) for t in times), ".0f")
-        yield "# TYPE node_filesystem_size_bytes gauge"
-        yield from _series("node_filesystem_size_bytes", _labels(**disk), ((t, size) for t in times), ".0f")
-    yield from _replica(job, end, spec)
-    yield from _alerts(job, start, end, spec)
-    yield "# EOF"
+        yield from frame.counter("escrow_transactions_total", _labels(**frame.own, type=kind, status=status), rate)
+
+
+def _disk(frame: _Frame, spec: Spec) -> Iterator[str]:
+    """The database's disk as the live app reports it (when the sandbox has a mountpoint)."""
+    if not spec.mountpoint:
+        return
+    size, avail = spec.disk
+    disk = _labels(**frame.own, device="/dev/sandbox", fstype="ext4", mountpoint=spec.mountpoint)
+    yield "# TYPE node_filesystem_avail_bytes gauge"
+    yield from frame.series("node_filesystem_avail_bytes", disk, lambda t: avail, ".0f")
+    yield "# TYPE node_filesystem_size_bytes gauge"
+    yield from frame.series("node_filesystem_size_bytes", disk, lambda t: size, ".0f")
 
 
 def _replica(job: str, end: float, spec: Spec) -> Iterator[str]:

@@ -1,0 +1,80 @@
+"""Beyond the guide: the security and contract smoke checks."""
+
+from __future__ import annotations
+
+from postdeploy.catalog.spec import SECURITY, Spec
+
+CHECKS: tuple[Spec, ...] = (
+    Spec(
+        "tls.cert",
+        "S",
+        ("first15", "daily"),
+        "critical",
+        SECURITY,
+        passes="the certificate validates for the host (system store or `api.ca_bundle`) and expires in > 14 days",
+        severity_note="critical (major when only expiring)",
+        signoff="Security smoke (beyond the guide)",
+        advice="renew or fix the certificate (chain, host name) before it expires; clients will refuse the API",
+    ),
+    Spec(
+        "tls.cert.warning",
+        "S",
+        ("daily",),
+        "minor",
+        SECURITY,
+        passes="more than 30 days left",
+        signoff="Certificate early warning (beyond the guide)",
+        advice="renew or fix the certificate (chain, host name) before it expires; clients will refuse the API",
+    ),
+    Spec(
+        "tls.redirect",
+        "S",
+        ("first15",),
+        "major",
+        SECURITY,
+        passes="plain HTTP (`security.http_url`) answers 301/307/308 to `https://`",
+        signoff="Security smoke (beyond the guide)",
+        advice="plain HTTP must redirect to HTTPS: check the proxy / the service's HTTPS redirect middleware",
+    ),
+    Spec(
+        "headers.security",
+        "S",
+        ("first15",),
+        "major",
+        SECURITY,
+        passes="`security.headers` present, HSTS over HTTPS, no CORS wildcard with credentials",
+        signoff="Security smoke (beyond the guide)",
+        advice="restore the security headers middleware; missing headers expose users to sniffing and clickjacking",
+    ),
+    Spec(
+        "errors.no_leak",
+        "S",
+        ("first15",),
+        "critical",
+        SECURITY,
+        passes="a 404 and a malformed JSON body get the error envelope: no traceback, file path, SQL, driver error, DSN or secret",
+        signoff="Security smoke (beyond the guide)",
+        advice="error bodies leak internals: turn debug mode off and deploy the error handlers; treat as a security incident, roll back",
+    ),
+    Spec(
+        "api.surface",
+        "S",
+        ("first15",),
+        "major",
+        SECURITY,
+        passes="every endpoint of `/openapi.json` in the previous successful record of the env is still there (or listed in `security.removed_endpoints`)",
+        signoff="Security smoke (beyond the guide)",
+        advice="an endpoint clients use is gone: restore it, or list it in security.removed_endpoints if removed on purpose",
+    ),
+    Spec(
+        "input.robust",
+        "S",
+        ("first_hour",),
+        "major",
+        SECURITY,
+        passes="hypothesis-generated malformed bodies to `security.robust_endpoints` (side-effect-free only) never get a 5xx or a timeout, within `security.robust_budget` requests (default 25); a failure shows the smallest failing body",
+        signoff="Integrations working",
+        advice="malformed input reaches code that crashes: validate the body before use; a 5xx here is also a denial-of-service lever",
+        needs=("security.robust_endpoints",),
+    ),
+)

@@ -1,0 +1,108 @@
+"""Environments: `environments/NAME.toml` resolved into one frozen, validated `Environment`.
+
+The model is split by what it describes: `units` (durations, rates), `sources` (what the suite
+asks: API, Prometheus, database, logs, vendors, exports), `settings` (how the checks judge) and
+`environment` (the whole target); `loader` reads and validates the TOML file (its rules are in
+its docstring). Every public name is re-exported here: `from postdeploy.config import X`.
+"""
+
+from __future__ import annotations
+
+from postdeploy.config.environment import Environment
+from postdeploy.config.loader import ENV_DIR_VAR, ENV_VAR, available, environments_dir, load_environment
+from postdeploy.config.settings import (
+    ALERT_SOURCES,
+    REFERENCE_ALERT_RULES,
+    Alerts,
+    AlertsReview,
+    Baseline,
+    Budget,
+    Capacity,
+    Changes,
+    Charts,
+    DbChecks,
+    Expected,
+    GrafanaAnnotation,
+    Job,
+    LoadProbe,
+    LogChecks,
+    Monitoring,
+    Security,
+    SentryReview,
+    Staging,
+    Thresholds,
+    Wait,
+    Watch,
+    Windows,
+)
+from postdeploy.config.sources import (
+    Alertmanager,
+    Api,
+    Backups,
+    Database,
+    Fincra,
+    Grafana,
+    Integrations,
+    Logs,
+    Prometheus,
+    Pushgateway,
+    Restore,
+    Runtime,
+    Sentry,
+    Slack,
+    Smtp,
+    ThrottleSignal,
+    User,
+)
+from postdeploy.config.units import Duration, parse_rate
+
+__all__ = [
+    "ALERT_SOURCES",
+    "ENV_DIR_VAR",
+    "ENV_VAR",
+    "REFERENCE_ALERT_RULES",
+    "Alertmanager",
+    "Alerts",
+    "AlertsReview",
+    "Api",
+    "Backups",
+    "Baseline",
+    "Budget",
+    "Capacity",
+    "Changes",
+    "Charts",
+    "Database",
+    "DbChecks",
+    "Duration",
+    "Environment",
+    "Expected",
+    "Fincra",
+    "Grafana",
+    "GrafanaAnnotation",
+    "Integrations",
+    "Job",
+    "LoadProbe",
+    "LogChecks",
+    "Logs",
+    "Monitoring",
+    "Prometheus",
+    "Pushgateway",
+    "Restore",
+    "Runtime",
+    "Security",
+    "Sentry",
+    "SentryReview",
+    "Slack",
+    "Smtp",
+    "Staging",
+    "ThrottleSignal",
+    "Thresholds",
+    "User",
+    "Wait",
+    "Watch",
+    "Windows",
+    "available",
+    "environments_dir",
+    "load_environment",
+    "parse_rate",
+]
