@@ -23,7 +23,6 @@ MAX_FUNCTION_LINES = 60
 EXCEPTIONS = {
     "postdeploy/plugin.py",
     "postdeploy/plugin.py::_configure_env",
-    "postdeploy/charts.py::svg_chart",
 }
 
 
