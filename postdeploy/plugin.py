@@ -19,6 +19,7 @@ import pytest
 from postdeploy import (
     attest,
     budget,
+    channel,
     finish,
     gates,
     markers,
@@ -33,7 +34,6 @@ from postdeploy import (
 from postdeploy.config import ENV_VAR, environments_dir, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
-    PROPERTY,
     api,
     check,
     db,
@@ -48,7 +48,7 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     target,
 )
 from postdeploy.pastruns import History
-from postdeploy.record import SCHEMA, Record, run_dir, suite_commit, write
+from postdeploy.record import Record, incomplete_record, run_dir, snapshot, suite_commit, write
 from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN, RunState
 
@@ -181,19 +181,8 @@ def _record_start_up_error(config: pytest.Config, name: str, message: str) -> No
     try:
         folder = run_dir(base, name, phase)
         first = message.splitlines()[0] if message else "start-up error"
-        data = {
-            "schema": SCHEMA,
-            "env": name,
-            "phase": phase,
-            "verdict": "incomplete",
-            "verdict_reasons": [f"no check ran: pytest stopped at start-up (exit 4): {first}"],
-            "complete": True,
-            "judged": False,
-            "exit_status": 4,
-            "checks": [],
-            "end": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        write(folder, data, latest=False)
+        reason = f"no check ran: pytest stopped at start-up (exit 4): {first}"
+        write(folder, incomplete_record(name, phase, reason, exit_status=4), latest=False)
     except OSError:
         pass  # the usage error itself is what the user must see
 
@@ -417,7 +406,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     report = outcome.get_result()
     meta = markers.check_meta(item)
     if meta is not None:
-        report.user_properties.append((PROPERTY, json.dumps({"meta": meta})))
+        channel.say(report, meta=meta)
 
 
 class RecordKeeper:
@@ -432,7 +421,7 @@ class RecordKeeper:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.state.scope.collect_errors.append(f"{report.nodeid or '.'}: {_last_line(report.longreprtext)}")
+            self.state.scope.collect_errors.append(f"{report.nodeid or '.'}: {channel.last_line(report.longreprtext)}")
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         msg = getattr(excinfo.value, "msg", None) or str(excinfo.value)
@@ -441,52 +430,15 @@ class RecordKeeper:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = self.state.record
         assert record is not None
-        props: dict[str, Any] = {}
-        for name, value in report.user_properties:
-            if name == PROPERTY:
-                props.update(json.loads(str(value)))
-        meta = props.pop("meta", None)
-        if meta is None:
+        have = record.checks.get(report.nodeid)
+        said = channel.said_by(report, requests_before=int(have.requests or 0) if have else 0)
+        if said is None:
             return
-        entry: dict[str, Any] = {k: v for k, v in meta.items() if k != "severity" or "severity" not in props}
-        entry.update(props)
-        entry["requests"] = record.checks.get(report.nodeid, {}).get("requests", 0) + props.get("requests", 0)
-        if report.when == "call" or report.outcome != "passed":
-            entry["outcome"] = _outcome(report, props)
-            entry["duration_s"] = round(report.duration, 3)
-            if report.outcome == "skipped" and "summary" not in props:
-                entry["summary"] = _skip_reason(report)
-            elif report.outcome == "failed" and "summary" not in props:
-                entry["summary"] = _last_line(report.longreprtext)
-        record.add(report.nodeid, entry)
+        record.add(report.nodeid, said)
         if report.when == "teardown" and self.state.run_dir is not None:
             # Written as each check finishes, so a killed run still says what it completed.
-            data = snapshot(self.state, complete=False)
-            write(
-                self.state.run_dir, data, latest=any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
-            )
-
-
-def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
-    if report.outcome == "passed":
-        return "passed"
-    if report.outcome == "skipped":
-        return props["outcome"] if props.get("outcome") in ("inconclusive", "blocked") else "skipped"
-    if props.get("outcome") in ("failed", "inconclusive"):
-        return props["outcome"]
-    return "error" if report.when != "call" else "failed"
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+            data = snapshot(self.state, finished=False)
+            write(self.state.run_dir, data, latest=data["judged"])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -496,30 +448,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or state.record is None or state.run_dir is None or state.is_worker:
         return
     _prune_metadata(session.config)  # once more: the workers' tables have been merged in by now
-    data = snapshot(state, complete=True)
-    data["exit_status"] = int(exitstatus)
     exc = sys.exc_info()[1]  # pytest calls this hook while a UsageError of the collection propagates
     config = session.config
     option = config.option
-    why = scope.incomplete_reason(
-        state.scope,
-        data["checks"],
-        exitstatus=int(exitstatus),
-        usage_error=exc if isinstance(exc, pytest.UsageError) else None,
-        phase=state.phase,
-        option=option,
-    )
-    judged = any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
-    if why:
-        # No verdict to act on: never a success, and `latest` keeps the last real verdict.
-        data["verdict_so_far"], data["verdict"] = data["verdict"], "incomplete"
-        data["verdict_reasons"] = [why, *(data["verdict_reasons"] if judged else [])]
-    elif state.scope.collect_errors:
-        data["verdict"] = "issues" if data["verdict"] == "success" else data["verdict"]
-        data["verdict_reasons"].append(
-            f"collection errors, their checks did not run: {'; '.join(state.scope.collect_errors[:3])}"
+
+    def incomplete(checks: list[Any]) -> str:
+        usage_error = exc if isinstance(exc, pytest.UsageError) else None
+        return scope.incomplete_reason(
+            state.scope, checks, exitstatus=int(exitstatus), usage_error=usage_error, phase=state.phase, option=option
         )
-    data["judged"] = judged
+
+    data = snapshot(state, finished=True, incomplete=incomplete, collect_errors=state.scope.collect_errors)
+    data["exit_status"] = int(exitstatus)
+    judged = bool(data["judged"])
     covered = scope.coverage(state.scope, state.phase, option)
     if covered:
         data["coverage"] = covered
@@ -545,28 +486,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         data.get("watch")
     )
     config.stash[WRITTEN] = data
-
-
-def snapshot(state: RunState, *, complete: bool) -> dict[str, Any]:
-    """Return the record as it stands; an unfinished one says so instead of giving a verdict."""
-    assert state.record is not None
-    record = state.record
-    requests = sum(int(c.get("requests", 0)) for c in record.checks.values())
-    logins = 0
-    for client in (state.api, state.login_client):
-        if client is not None:
-            logins += client.logins_made
-            requests += client.logins_made if client is state.login_client else 0
-    data = record.to_json(inconclusive_is_issue=state.inconclusive_is_issue, api_requests=requests, logins=logins)
-    if state.env is not None:
-        budget.apply(data, state.env.budget)
-    data["complete"] = complete
-    data["pending_attestations"] = [c["id"] for c in attest.pending(data["checks"])]
-    data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/", "signoff": "record.md"}
-    if not complete:
-        # A killed run leaves this: which checks completed, and no verdict to act on.
-        data["verdict_so_far"], data["verdict"] = data["verdict"], "incomplete"
-    return data
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

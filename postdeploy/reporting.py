@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from postdeploy import channel
 from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN
 from postdeploy.terms import VERDICT_COLOURS
@@ -56,11 +57,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     kind = getattr(call.excinfo.value, KIND_ATTR, "") if call.excinfo is not None else ""
     if kind:
         # A skip with a kind (fixtures.skip): the record keeps the kind, not only the text.
-        report.user_properties.append(("postdeploy", json.dumps({"kind": kind})))
+        channel.say(report, kind=kind)
     if report.when != "call":
         return
-    entries = [json.loads(str(v)) for k, v in item.user_properties if k == "postdeploy"]
-    judged = next((e for e in entries if "outcome" in e), None)
+    judged = channel.judged(item.user_properties)
     if judged is None:
         return
     try:
