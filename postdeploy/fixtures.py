@@ -23,7 +23,7 @@ from postdeploy.logsource import LogSource
 from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
 from postdeploy.redaction import redact
-from postdeploy.results import Result
+from postdeploy.results import UNREACHABLE, Result
 from postdeploy.sentryapi import SentryClient
 from postdeploy.state import STATE, RunState
 
@@ -42,6 +42,15 @@ def skip(summary: str, kind: str = "") -> NoReturn:
     """Skip the running check; a kind ("not_configured") goes into its record entry."""
     __tracebackhide__ = True
     exc = pytest.skip.Exception(summary)
+    if kind:
+        setattr(exc, KIND_ATTR, kind)
+    raise exc
+
+
+def fail(message: str, kind: str = "") -> NoReturn:
+    """Fail the running check (a fixture: an error); a kind ("unreachable") goes into its record entry."""
+    __tracebackhide__ = True
+    exc = pytest.fail.Exception(message, pytrace=False)
     if kind:
         setattr(exc, KIND_ATTR, kind)
     raise exc
@@ -136,7 +145,7 @@ def db(target: Environment) -> Iterator[Any]:
     if conn is None:
         # Outside the except block: inside it, pytest prints the message twice around
         # "During handling of the above exception, another exception occurred".
-        pytest.fail(error, pytrace=False)
+        fail(error, UNREACHABLE)
     yield conn
     conn.close()
 
