@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -172,43 +173,9 @@ class WatchPlugin:
         deployed = deployment.deployed_at.timestamp()
         # Past its close the window still starts at the deploy (window_since caps at `longest`).
         longest = max(float(target.windows.first15), s.window) + max(60.0, s.interval)
-        th = target.thresholds
 
-        def client(name: str) -> Any:
-            try:
-                return request.getfixturevalue(name)
-            except pytest.skip.Exception:
-                return None  # not configured: that check reports it itself
-
-        prom = client("prom") if self.watched & {"error_rate", "latency.p95"} else None
-        logs = client("logs") if "logs.clean" in self.watched else None
-        sentry = client("sentry") if "sentry.new" in self.watched else None
-
-        def probe(now: float) -> dict[str, Result]:
-            window = metrics.window_since(deployment.deployed_at, now, longest)
-            out: dict[str, Result] = {}
-            if prom is not None and target.prometheus is not None:
-                job = target.prometheus.job
-                if "error_rate" in self.watched:
-                    out["error_rate"] = metrics.error_rate(prom, job, window, th)
-                if "latency.p95" in self.watched:
-                    out["latency.p95"] = metrics.latency_p95(prom, job, window, th)
-            if logs is not None:
-                out["logs.clean"] = log_checks.clean(logs, deployment.deployed_at)
-            if sentry is not None:
-                out["sentry.new"] = sentry_checks.new_issues(sentry, deployment.deployed_at, longest)
-            return out
-
-        policy = watch.Policy(
-            major=th.error_rate,
-            rollback=th.error_rate_rollback,
-            alpha=target.watch.alpha,
-            beta=target.watch.beta,
-            margin=target.watch.margin,
-            latency_p95=float(th.latency_p95),
-            min_requests=th.min_requests,
-            min_latency_requests=target.watch.min_latency_requests or th.min_requests,
-        )
+        probe = self._probe(request, target, deployment.deployed_at, longest)
+        policy = _policy(target)
         traffic = None
         if s.traffic:
             traffic = Traffic(target.api, target.watch.traffic_endpoints, s.traffic, s.traffic_label).start()
@@ -248,6 +215,39 @@ class WatchPlugin:
         self._keep(self.outcome)
         self.final = watch.final_results(self.outcome)
 
+    def _probe(
+        self, request: pytest.FixtureRequest, target: Any, deployed_at: datetime, longest: float
+    ) -> Callable[[float], dict[str, Result]]:
+        """What one evaluation asks: the watched checks whose sources are configured."""
+        th = target.thresholds
+
+        def client(name: str) -> Any:
+            try:
+                return request.getfixturevalue(name)
+            except pytest.skip.Exception:
+                return None  # not configured: that check reports it itself
+
+        prom = client("prom") if self.watched & {"error_rate", "latency.p95"} else None
+        logs = client("logs") if "logs.clean" in self.watched else None
+        sentry = client("sentry") if "sentry.new" in self.watched else None
+
+        def probe(now: float) -> dict[str, Result]:
+            window = metrics.window_since(deployed_at, now, longest)
+            out: dict[str, Result] = {}
+            if prom is not None and target.prometheus is not None:
+                job = target.prometheus.job
+                if "error_rate" in self.watched:
+                    out["error_rate"] = metrics.error_rate(prom, job, window, th)
+                if "latency.p95" in self.watched:
+                    out["latency.p95"] = metrics.latency_p95(prom, job, window, th)
+            if logs is not None:
+                out["logs.clean"] = log_checks.clean(logs, deployed_at)
+            if sentry is not None:
+                out["sentry.new"] = sentry_checks.new_issues(sentry, deployed_at, longest)
+            return out
+
+        return probe
+
     # -- the record keeps the watch --------------------------------------------------------
     def _keep(self, out: watch.Outcome) -> None:
         self._keep_raw(out.to_json())
@@ -271,6 +271,21 @@ class WatchPlugin:
                     f"watch traffic (ours, apart from users'): {traffic['sent']} GETs at {traffic['rate']}, "
                     f"{traffic['failed']} failed"
                 )
+
+
+def _policy(target: Any) -> watch.Policy:
+    """The watch's decision rules from the environment's thresholds and [watch] section."""
+    th = target.thresholds
+    return watch.Policy(
+        major=th.error_rate,
+        rollback=th.error_rate_rollback,
+        alpha=target.watch.alpha,
+        beta=target.watch.beta,
+        margin=target.watch.margin,
+        latency_p95=float(th.latency_p95),
+        min_requests=th.min_requests,
+        min_latency_requests=target.watch.min_latency_requests or th.min_requests,
+    )
 
 
 class Progress:
