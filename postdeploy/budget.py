@@ -12,22 +12,10 @@ from typing import Any
 from postdeploy.config import Budget
 
 
-def apply(data: dict[str, Any], budget: Budget) -> dict[str, Any]:
-    """Add `budget` to a record (sent vs limit) and raise the verdict when the limit was exceeded."""
-    phase = str(data.get("phase", ""))
+def usage(phase: str, sent: int, budget: Budget) -> dict[str, Any]:
+    """The record's `budget`: API requests sent vs the phase's limit (verdict.final_verdict reads `exceeded`)."""
     limit = budget.of(phase)
-    sent = int(data.get("api_requests", 0))
-    exceeded = sent > limit
-    data["budget"] = {"phase": phase, "limit": limit, "sent": sent, "exceeded": exceeded}
-    if exceeded:
-        reason = (
-            f"request budget exceeded: {sent} API requests sent in phase {phase}, budget {limit} "
-            "([budget] in the environment file)"
-        )
-        data.setdefault("verdict_reasons", []).append(reason)
-        if data.get("verdict") == "success":
-            data["verdict"] = "issues"
-    return data
+    return {"phase": phase, "limit": limit, "sent": sent, "exceeded": sent > limit}
 
 
 def line(data: dict[str, Any]) -> str:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from postdeploy import catalog
+from postdeploy.runmodel import EXIT, NO_RECORD, USAGE, Outcome, RunRecord
 
-EXIT = {"success": 0, "issues": 1, "rollback": 2, "incomplete": 3}
-NO_RECORD = 3
-USAGE = 4  # a usage error, as the plugin's (pytest exits 4): never 2, the code of rollback
+__all__ = ["EXIT", "NO_RECORD", "USAGE", "main"]  # the exit codes belong to the run model (runmodel.py)
 SHOWN = 3  # reasons printed by `verdict`; the blocked checks are counted after them
 BLOCKED_LINE = re.compile(r"^\d+ check\(s\) blocked by ")
 
@@ -101,27 +100,25 @@ def verdict(args: argparse.Namespace) -> int:
     if path is None:
         return NO_RECORD
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        result = data["verdict"]
-        code = EXIT[result]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        record = RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         print(f"postdeploy: {path}: not a readable record ({type(exc).__name__}: {exc})", file=sys.stderr)
         return NO_RECORD
     print(
-        f"{result.upper()}  env {data.get('env')}  phase {data.get('phase')}  version {data.get('version') or '?'}  ({path})"
+        f"{record.verdict.upper()}  env {record.env}  phase {record.phase}  version {record.version or '?'}  ({path})"
     )
-    if data.get("coverage"):
-        print(f"  covered: {data['coverage']}")
-    reasons = [r for r in data.get("verdict_reasons", []) if not BLOCKED_LINE.match(str(r))]
+    if record.coverage:
+        print(f"  covered: {record.coverage}")
+    reasons = [r for r in record.verdict_reasons if not BLOCKED_LINE.match(r)]
     for reason in reasons[:SHOWN]:
         print(f"  - {reason}")
     if len(reasons) > SHOWN:
         print(f"  and {len(reasons) - SHOWN} more reason(s): see {path.parent / 'record.md'}")
-    blocked = [c for c in data.get("checks", []) if c.get("outcome") == "blocked"]
+    blocked = [c for c in record.checks if c.outcome is Outcome.BLOCKED]
     if blocked:
-        roots = sorted({str(c.get("blocked_by")) for c in blocked})
+        roots = sorted({c.blocked_by for c in blocked})
         print(f"  and {len(blocked)} blocked (by {', '.join(roots)})")
-    return code
+    return record.verdict.exit_code
 
 
 def timeline_cmd(args: argparse.Namespace) -> int:

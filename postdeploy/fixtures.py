@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from postdeploy import catalog, configured, gates, markers, reporting, throttle
+from postdeploy import catalog, channel, configured, gates, markers, reporting, throttle
 from postdeploy import runtime as runtime_mod
 from postdeploy.apiclient import ApiClient, Login
 from postdeploy.checks.smoke import wait_ready
@@ -23,11 +23,9 @@ from postdeploy.logsource import LogSource
 from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
 from postdeploy.redaction import redact
-from postdeploy.results import Result
+from postdeploy.results import UNREACHABLE, Result
 from postdeploy.sentryapi import SentryClient
 from postdeploy.state import STATE, RunState
-
-PROPERTY = "postdeploy"
 
 
 def _state(config: pytest.Config) -> RunState:
@@ -44,6 +42,15 @@ def skip(summary: str, kind: str = "") -> NoReturn:
     """Skip the running check; a kind ("not_configured") goes into its record entry."""
     __tracebackhide__ = True
     exc = pytest.skip.Exception(summary)
+    if kind:
+        setattr(exc, KIND_ATTR, kind)
+    raise exc
+
+
+def fail(message: str, kind: str = "") -> NoReturn:
+    """Fail the running check (a fixture: an error); a kind ("unreachable") goes into its record entry."""
+    __tracebackhide__ = True
+    exc = pytest.fail.Exception(message, pytrace=False)
     if kind:
         setattr(exc, KIND_ATTR, kind)
     raise exc
@@ -138,7 +145,7 @@ def db(target: Environment) -> Iterator[Any]:
     if conn is None:
         # Outside the except block: inside it, pytest prints the message twice around
         # "During handling of the above exception, another exception occurred".
-        pytest.fail(error, pytrace=False)
+        fail(error, UNREACHABLE)
     yield conn
     conn.close()
 
@@ -278,7 +285,7 @@ class Check:
             entry["kind"] = result.kind
         if result.data is not None:
             entry["data"] = json.loads(redact(json.dumps(result.data, default=str)))
-        self.item.user_properties.append((PROPERTY, json.dumps(entry, default=str)))
+        channel.say(self.item, **entry)
         reporting.attach_allure(entry)
         if not result.ok:
             if result.outcome == "inconclusive" and not self.state.inconclusive_is_issue:
@@ -291,7 +298,7 @@ def _note_prometheus(item: pytest.Item, state: RunState, check_id: str, judge: C
     prom = state.prom
     if prom is None or prom.unreached <= before or (judge.result is not None and judge.result.ok):
         return
-    item.user_properties.append((PROPERTY, json.dumps({"unreached": ["prometheus"]})))
+    channel.say(item, unreached=["prometheus"])
     if "prometheus" not in state.gates:
         state.gates["prometheus"] = (check_id, redact(prom.unreachable)[:200])
 
@@ -308,7 +315,7 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
     found = gates.blocker(state.gates, meta["depends_on"]) if meta is not None else None  # type: ignore[arg-type]
     if found is not None:
         entry = gates.blocked_entry(*found)
-        request.node.user_properties.append((PROPERTY, json.dumps(entry)))
+        channel.say(request.node, **entry)
         pytest.skip(entry["summary"])
     if judge.spec is not None:
         # What the catalog says the check needs configured: "not configured" otherwise.
@@ -324,7 +331,5 @@ def check(request: pytest.FixtureRequest) -> Iterator[Check]:
         state.api.allow_writes = False
     if state.api is not None:
         sent, retries = state.api.requests_sent, state.api.retries[state.retries_seen :]
-        request.node.user_properties.append(
-            (PROPERTY, json.dumps({"requests": sent - state.requests_seen, "retries": retries}))
-        )
+        channel.say(request.node, requests=sent - state.requests_seen, retries=retries)
         state.requests_seen, state.retries_seen = sent, len(state.api.retries)

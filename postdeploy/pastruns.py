@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from postdeploy.runmodel import normalized
+
 
 def record_folders(env_dir: Path, *, newest_first: bool = False) -> Iterator[tuple[Path, dict[str, Any]]]:
     """Yield (run folder, record) for every readable `reports/<env>/*/record.json`, in run order.
 
     Symlinks (`latest`) are not followed; a folder without a readable record (a run that was
-    killed before it wrote one) is passed over.
+    killed before it wrote one) is passed over. A record of an older schema is read through the
+    run model's codec (runmodel.normalized): its check entries as the current schema writes them.
     """
     if not env_dir.is_dir():
         return
@@ -23,7 +26,7 @@ def record_folders(env_dir: Path, *, newest_first: bool = False) -> Iterator[tup
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            yield folder, data
+            yield folder, normalized(data)
 
 
 class History:

@@ -19,21 +19,18 @@ import pytest
 from postdeploy import (
     attest,
     budget,
-    finish,
+    channel,
     gates,
+    keeper,
     markers,
     reporting,
     scope,
-    signoff,
     startup,
-    timeline,
-    watch,
     watchplugin,
 )
-from postdeploy.config import ENV_VAR, environments_dir, load_environment
+from postdeploy.config import ENV_VAR, Environment, load_environment
 from postdeploy.errors import ConfigError
 from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
-    PROPERTY,
     api,
     check,
     db,
@@ -47,9 +44,6 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     sentry,
     target,
 )
-from postdeploy.pastruns import History
-from postdeploy.record import SCHEMA, Record, run_dir, suite_commit, write
-from postdeploy.redaction import redact
 from postdeploy.state import STATE, WRITTEN, RunState
 
 # Each option: flag, ini name, environment variable, help. One description, three sources.
@@ -139,6 +133,12 @@ def _refuse_empty(config: pytest.Config, dest: str) -> None:
         raise pytest.UsageError(f"{var} is set but empty: give the {dest.split('_')[1]} that must be live, or unset it")
 
 
+def reports_base(config: pytest.Config) -> Path:
+    """Where run folders go: --reports-dir (or its variable, ini), else reports/ under the rootdir."""
+    reports, _ = setting(config, "reports_dir")
+    return Path(reports) if reports else config.rootpath / "reports"
+
+
 def phase_of(markexpr: str) -> str:
     """Name the run after its phase marker (`-m first15` -> "first15"); anything else is "custom"."""
     expr = (markexpr or "").strip()
@@ -163,47 +163,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _configure_env(config, state, name, source)
     except pytest.UsageError as exc:
         if workerinput is None and not config.option.collectonly:
-            _record_start_up_error(config, name, str(exc))
+            keeper.record_start_up_error(config, reports_base(config), name, phase_of(config.option.markexpr), str(exc))
         raise
 
 
-def _record_start_up_error(config: pytest.Config, name: str, message: str) -> None:
-    """Leave an `incomplete` record for a run stopped at start-up (exit 4), `latest` untouched.
-
-    Without it, `pytest ... || true; python -m postdeploy verdict` would report the last
-    real verdict, a success, for a run that checked nothing.
-    """
-    if not (environments_dir(config.rootpath) / f"{name}.toml").is_file():
-        return  # an unknown environment has no reports folder to speak for
-    reports, _ = setting(config, "reports_dir")
-    base = Path(reports) if reports else config.rootpath / "reports"
-    phase = phase_of(config.option.markexpr)
-    try:
-        folder = run_dir(base, name, phase)
-        first = message.splitlines()[0] if message else "start-up error"
-        data = {
-            "schema": SCHEMA,
-            "env": name,
-            "phase": phase,
-            "verdict": "incomplete",
-            "verdict_reasons": [f"no check ran: pytest stopped at start-up (exit 4): {first}"],
-            "complete": True,
-            "judged": False,
-            "exit_status": 4,
-            "checks": [],
-            "end": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        write(folder, data, latest=False)
-    except OSError:
-        pass  # the usage error itself is what the user must see
-
-
-def _configure_env(config: pytest.Config, state: RunState, name: str, source: str) -> None:
-    workerinput = getattr(config, "workerinput", None)
-    try:
-        env = load_environment(name, config.rootpath, source=source)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+def _with_options(config: pytest.Config, env: Environment) -> Environment:
+    """The environment with what the command line (or its variables, ini) overrides: expectations, Pushgateway."""
     for dest in ("expect_version", "expect_commit"):
         _refuse_empty(config, dest)
     version, _ = setting(config, "expect_version")
@@ -223,6 +188,30 @@ def _configure_env(config: pytest.Config, state: RunState, name: str, source: st
 
         pushgw = env.pushgateway or Pushgateway(url=push_url)
         env = dataclasses.replace(env, pushgateway=dataclasses.replace(pushgw, url=push_url))
+    return env
+
+
+def _deployed_at(config: pytest.Config) -> datetime | None:
+    """--deployed-at (or its variable, ini) as an aware time; None when not given."""
+    when, when_source = setting(config, "deployed_at")
+    if not when:
+        return None
+    try:
+        parsed = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        raise pytest.UsageError(
+            f"invalid deploy time {when!r} from {when_source}: use ISO 8601, e.g. 2026-11-27T01:30:00Z"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _configure_env(config: pytest.Config, state: RunState, name: str, source: str) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    try:
+        env = load_environment(name, config.rootpath, source=source)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    env = _with_options(config, env)
     if workerinput is None:
         # Before any check, report or export: every start-up problem, one line each (exit 4).
         found = startup.problems(env)
@@ -230,15 +219,7 @@ def _configure_env(config: pytest.Config, state: RunState, name: str, source: st
             raise pytest.UsageError("\n".join(found))
     if state.allow_writes and not env.writes_allowed:
         raise pytest.UsageError(f"--allow-writes refused: {env.path} sets writes_allowed = false")
-    when, when_source = setting(config, "deployed_at")
-    if when:
-        try:
-            parsed = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise pytest.UsageError(
-                f"invalid deploy time {when!r} from {when_source}: use ISO 8601, e.g. 2026-11-27T01:30:00Z"
-            ) from None
-        state.deployed_at = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    state.deployed_at = _deployed_at(config)
     state.env = env
     state.phase = phase_of(config.option.markexpr)
     if workerinput is None:
@@ -247,8 +228,7 @@ def _configure_env(config: pytest.Config, state: RunState, name: str, source: st
         state.run_dir = Path(workerinput["postdeploy_run_dir"]) if workerinput.get("postdeploy_run_dir") else None
         state.login_wire = workerinput.get("postdeploy_login")
     elif not config.option.collectonly:
-        _open_run_dir(config, state)
-        config.pluginmanager.register(RecordKeeper(state), "postdeploy-record")
+        keeper.open_run(config, state, reports_base(config))
     if state.run_dir is not None:
         # Set before pytest-html, junitxml and allure read their options in their own pytest_configure.
         if hasattr(config.option, "allure_report_dir") and not config.option.allure_report_dir:
@@ -265,41 +245,6 @@ def _configure_env(config: pytest.Config, state: RunState, name: str, source: st
             if not config.option.xmlpath:
                 config.option.xmlpath = str(state.run_dir / "junit.xml")
     _add_metadata(config, state)
-
-
-def _open_run_dir(config: pytest.Config, state: RunState) -> None:
-    assert state.env is not None
-    reports, _ = setting(config, "reports_dir")
-    base = Path(reports) if reports else config.rootpath / "reports"
-    try:
-        state.run_dir = run_dir(base, state.env.name, state.phase)
-    except OSError as exc:
-        raise pytest.UsageError(f"cannot create the report folder under {base}: {exc.strerror}") from None
-    env = state.env
-    state.record = Record(
-        env=env.name,
-        phase=state.phase,
-        targets=env.targets(),
-        thresholds=_thresholds(env),
-        expected_version=env.expected.version,
-        expected_commit=env.expected.commit,
-        extra={
-            "suite_commit": suite_commit(config.rootpath),
-            "markexpr": config.option.markexpr or "",
-            "allow_writes": state.allow_writes,
-            "report_dir": str(state.run_dir),
-        },
-    )
-
-
-def _thresholds(env: Any) -> dict[str, Any]:
-    """Return the thresholds and windows in force, as plain JSON values (they travel to xdist)."""
-    values = {
-        **dataclasses.asdict(env.thresholds),
-        **{f"window_{k}": v for k, v in dataclasses.asdict(env.windows).items()},
-        "wait": f"{env.wait.attempts} x {env.wait.interval:g}s",
-    }
-    return json.loads(json.dumps(values))
 
 
 METADATA_KEYS = ("Python", "Platform", "Packages", "Plugins", "Environment", "Phase", "Targets", "Thresholds")
@@ -327,7 +272,7 @@ def _add_metadata(config: pytest.Config, state: RunState) -> None:
     meta["Environment"] = state.env.name
     meta["Phase"] = state.phase
     meta["Targets"] = state.env.targets()
-    meta["Thresholds"] = _thresholds(state.env)
+    meta["Thresholds"] = keeper.thresholds(state.env)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -398,7 +343,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"postdeploy: env {env.name} ({env.path}), phase {state.phase}, writes {'ALLOWED' if state.allow_writes else 'off'}"
     ]
     lines += [f"  target {k}: {v}" for k, v in env.targets().items()]
-    lines.append("  thresholds: " + ", ".join(f"{k}={v}" for k, v in _thresholds(env).items()))
+    lines.append("  thresholds: " + ", ".join(f"{k}={v}" for k, v in keeper.thresholds(env).items()))
     if env.expected.version or env.expected.commit:
         lines.append(f"  expected: version {env.expected.version or '-'} commit {env.expected.commit or '-'}")
     lines.append(f"  request budget: {env.budget.of(state.phase)} API requests for phase {state.phase}")
@@ -417,76 +362,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     report = outcome.get_result()
     meta = markers.check_meta(item)
     if meta is not None:
-        report.user_properties.append((PROPERTY, json.dumps({"meta": meta})))
-
-
-class RecordKeeper:
-    """Grows the record from every test report; registered in the controller only.
-
-    Under xdist, `pytest_runtest_logreport` fires in the controller for every worker's
-    reports, so this is the one place the record is built.
-    """
-
-    def __init__(self, state: RunState) -> None:
-        self.state = state
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            self.state.scope.collect_errors.append(f"{report.nodeid or '.'}: {_last_line(report.longreprtext)}")
-
-    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        msg = getattr(excinfo.value, "msg", None) or str(excinfo.value)
-        self.state.scope.interrupted = f"{excinfo.typename}: {msg}" if msg else excinfo.typename
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = self.state.record
-        assert record is not None
-        props: dict[str, Any] = {}
-        for name, value in report.user_properties:
-            if name == PROPERTY:
-                props.update(json.loads(str(value)))
-        meta = props.pop("meta", None)
-        if meta is None:
-            return
-        entry: dict[str, Any] = {k: v for k, v in meta.items() if k != "severity" or "severity" not in props}
-        entry.update(props)
-        entry["requests"] = record.checks.get(report.nodeid, {}).get("requests", 0) + props.get("requests", 0)
-        if report.when == "call" or report.outcome != "passed":
-            entry["outcome"] = _outcome(report, props)
-            entry["duration_s"] = round(report.duration, 3)
-            if report.outcome == "skipped" and "summary" not in props:
-                entry["summary"] = _skip_reason(report)
-            elif report.outcome == "failed" and "summary" not in props:
-                entry["summary"] = _last_line(report.longreprtext)
-        record.add(report.nodeid, entry)
-        if report.when == "teardown" and self.state.run_dir is not None:
-            # Written as each check finishes, so a killed run still says what it completed.
-            data = snapshot(self.state, complete=False)
-            write(
-                self.state.run_dir, data, latest=any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
-            )
-
-
-def _outcome(report: pytest.TestReport, props: dict[str, Any]) -> str:
-    if report.outcome == "passed":
-        return "passed"
-    if report.outcome == "skipped":
-        return props["outcome"] if props.get("outcome") in ("inconclusive", "blocked") else "skipped"
-    if props.get("outcome") in ("failed", "inconclusive"):
-        return props["outcome"]
-    return "error" if report.when != "call" else "failed"
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    return str(longrepr)
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+        channel.say(report, meta=meta)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -496,77 +372,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or state.record is None or state.run_dir is None or state.is_worker:
         return
     _prune_metadata(session.config)  # once more: the workers' tables have been merged in by now
-    data = snapshot(state, complete=True)
-    data["exit_status"] = int(exitstatus)
     exc = sys.exc_info()[1]  # pytest calls this hook while a UsageError of the collection propagates
-    config = session.config
-    option = config.option
-    why = scope.incomplete_reason(
-        state.scope,
-        data["checks"],
-        exitstatus=int(exitstatus),
-        usage_error=exc if isinstance(exc, pytest.UsageError) else None,
-        phase=state.phase,
-        option=option,
-    )
-    judged = any(c.get("outcome") not in (None, "skipped") for c in data["checks"])
-    if why:
-        # No verdict to act on: never a success, and `latest` keeps the last real verdict.
-        data["verdict_so_far"], data["verdict"] = data["verdict"], "incomplete"
-        data["verdict_reasons"] = [why, *(data["verdict_reasons"] if judged else [])]
-    elif state.scope.collect_errors:
-        data["verdict"] = "issues" if data["verdict"] == "success" else data["verdict"]
-        data["verdict_reasons"].append(
-            f"collection errors, their checks did not run: {'; '.join(state.scope.collect_errors[:3])}"
-        )
-    data["judged"] = judged
-    covered = scope.coverage(state.scope, state.phase, option)
-    if covered:
-        data["coverage"] = covered
-    when = finish.deployed_at(state)
-    data["deployed_at"] = when.isoformat(timespec="seconds") if when else None
-    data["reports"]["timeline"] = f"../{timeline.safe_name(str(data.get('version') or ''))}/timeline.html"
-    write(state.run_dir, data, latest=judged)
-    # After the final record is on disk: a hung export cannot leave it "incomplete".
-    assert state.env is not None
-    data["exports"] = finish.exports(
-        state.env, data, state.run_dir, when, enabled=not config.getoption("postdeploy_no_exports")
-    )
-    if data["exports"]:
-        write(state.run_dir, data, latest=judged)
-    past = History(state.run_dir.parent, state.run_dir)
-    previous = past.last_good_release(data.get("version", "")) if data["verdict"] == "rollback" else None
-    (state.run_dir / "record.md").write_text(redact(signoff.render(data, previous)), encoding="utf-8")
-    reporting.write_allure_extras(state.run_dir / "allure-results", data)
-    finish.carry_allure_history(state.run_dir)
-    if judged:
-        finish.write_timeline(state.run_dir, data)
-    config.stash[finish.CHARTS] = (finish.charts_html(state, when) if judged else "") + watch.html_table(
-        data.get("watch")
-    )
-    config.stash[WRITTEN] = data
-
-
-def snapshot(state: RunState, *, complete: bool) -> dict[str, Any]:
-    """Return the record as it stands; an unfinished one says so instead of giving a verdict."""
-    assert state.record is not None
-    record = state.record
-    requests = sum(int(c.get("requests", 0)) for c in record.checks.values())
-    logins = 0
-    for client in (state.api, state.login_client):
-        if client is not None:
-            logins += client.logins_made
-            requests += client.logins_made if client is state.login_client else 0
-    data = record.to_json(inconclusive_is_issue=state.inconclusive_is_issue, api_requests=requests, logins=logins)
-    if state.env is not None:
-        budget.apply(data, state.env.budget)
-    data["complete"] = complete
-    data["pending_attestations"] = [c["id"] for c in attest.pending(data["checks"])]
-    data["reports"] = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/", "signoff": "record.md"}
-    if not complete:
-        # A killed run leaves this: which checks completed, and no verdict to act on.
-        data["verdict_so_far"], data["verdict"] = data["verdict"], "incomplete"
-    return data
+    keeper.finish_run(session.config, state, int(exitstatus), exc if isinstance(exc, pytest.UsageError) else None)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

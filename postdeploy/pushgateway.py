@@ -19,11 +19,11 @@ from urllib.parse import quote
 
 import httpx
 
-from postdeploy.cli import EXIT
 from postdeploy.config import Pushgateway
 from postdeploy.errors import TargetError
 from postdeploy.httpjson import JsonClient, snippet
 from postdeploy.redaction import redact
+from postdeploy.runmodel import EXIT, NO_RECORD, entries
 
 
 def _label(value: Any) -> str:
@@ -37,20 +37,19 @@ def exposition(data: dict[str, Any]) -> str:
         "# TYPE postdeploy_check_passed gauge",
     ]
     seen: set[tuple[str, str]] = set()
-    for c in data.get("checks", []):
-        outcome = c.get("outcome")
-        key = (str(c.get("id")), str(c.get("severity", "major")))
-        if outcome == "skipped" or key in seen:
-            continue
+    for c in entries(data.get("checks", [])):
+        key = (c.id, c.severity)
+        if c.outcome is None or not c.outcome.judged or key in seen:
+            continue  # skipped and pending checks measured nothing
         seen.add(key)
         lines.append(
             f'postdeploy_check_passed{{check="{_label(key[0])}",severity="{_label(key[1])}"}} '
-            f"{1 if outcome == 'passed' else 0}"
+            f"{1 if c.outcome == 'passed' else 0}"
         )
     lines += [
         "# HELP postdeploy_verdict Verdict of the run: 0 success, 1 issues, 2 rollback, 3 incomplete.",
         "# TYPE postdeploy_verdict gauge",
-        f"postdeploy_verdict {EXIT.get(str(data.get('verdict')), 3)}",
+        f"postdeploy_verdict {EXIT.get(str(data.get('verdict')), NO_RECORD)}",
         "# HELP postdeploy_run_timestamp_seconds When the run ended, Unix seconds.",
         "# TYPE postdeploy_run_timestamp_seconds gauge",
         f"postdeploy_run_timestamp_seconds {_ended(data):.3f}",

@@ -11,17 +11,35 @@ import json
 import os
 import socket
 import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from postdeploy import budget as budget_mod
 from postdeploy import gates
+from postdeploy.config import Budget
 from postdeploy.redaction import redact
-from postdeploy.verdict import decide
+from postdeploy.runmodel import SCHEMA, CheckEntry, Outcome, RunRecord, Verdict, entries
+from postdeploy.verdict import final_verdict
 
-SCHEMA = 1
-OUTCOME_ORDER = {"error": 0, "failed": 1, "inconclusive": 2, "blocked": 3, "skipped": 4, "passed": 5}
+if TYPE_CHECKING:
+    from postdeploy.state import RunState
+
+__all__ = [
+    "SCHEMA",
+    "Record",
+    "incomplete_record",
+    "snapshot",
+    "run_dir",
+    "point_latest",
+    "who",
+    "suite_commit",
+    "write",
+]
+# Where the other reports of a run are, relative to its folder.
+REPORTS = {"html": "report.html", "junit": "junit.xml", "allure": "allure-results/", "signoff": "record.md"}
 
 
 def run_dir(reports: Path, env: str, phase: str, now: datetime | None = None) -> Path:
@@ -73,7 +91,7 @@ def suite_commit(root: Path) -> str:
 
 @dataclass
 class Record:
-    """Everything one run found, as written to record.json."""
+    """Everything one run found; grows as checks finish, `to_json` gives record.json's content."""
 
     env: str
     phase: str
@@ -82,42 +100,80 @@ class Record:
     expected_version: str
     expected_commit: str
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checks: dict[str, CheckEntry] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, nodeid: str, entry: dict[str, Any]) -> None:
+    def add(self, nodeid: str, said: Mapping[str, Any]) -> None:
         """Merge what one report phase (setup, call, teardown) says about a check; the worst outcome wins."""
-        have = self.checks.setdefault(nodeid, {"nodeid": nodeid})
-        outcome = entry.pop("outcome", None)
-        have.update({k: v for k, v in entry.items() if v not in (None, "", {})})
-        if (
-            outcome
-            and OUTCOME_ORDER[outcome] < OUTCOME_ORDER.get(have.get("outcome", "passed"), 6)
-            or outcome
-            and "outcome" not in have
-        ):
-            have["outcome"] = outcome
+        self.checks.setdefault(nodeid, CheckEntry(nodeid)).merge(said)
 
-    def to_json(self, *, inconclusive_is_issue: bool, api_requests: int, logins: int) -> dict[str, Any]:
-        checks = sorted(self.checks.values(), key=lambda c: (_item_key(c.get("item")), c["nodeid"]))
-        # A dependant that failed while its root failed (on another xdist worker) is blocked.
-        checks = [dict(c) for c in checks]
-        gates.relabel(checks)
-        verdict, reasons = decide(checks, inconclusive_is_issue=inconclusive_is_issue)
-        ended = datetime.now(UTC)
-        live: dict[str, Any] = next(
-            (c["value"] for c in checks if c.get("id") == "deploy.version" and isinstance(c.get("value"), dict)), {}
+    def requests(self) -> int:
+        """The API requests the checks sent (the run's login not included)."""
+        return sum(int(c.requests or 0) for c in self.checks.values())
+
+    def entries(self) -> list[CheckEntry]:
+        """The checks in the guide's order; a dependant that failed while its root failed (on another
+        xdist worker) is blocked (gates.relabel)."""
+        ordered = sorted(self.checks.values(), key=lambda c: (_item_key(c.item), c.nodeid))
+        found = [c.to_json() for c in ordered]
+        gates.relabel(found)
+        return entries(found)
+
+    def to_json(
+        self,
+        *,
+        inconclusive_is_issue: bool,
+        api_requests: int,
+        logins: int,
+        budget: Budget | None = None,
+        finished: bool = True,
+        incomplete: Callable[[list[CheckEntry]], str] | None = None,
+        collect_errors: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """The record as it stands, its verdict decided by verdict.final_verdict from everything given."""
+        checks = self.entries()
+        use = budget_mod.usage(self.phase, api_requests, budget) if budget is not None else None
+        decision = final_verdict(
+            checks,
+            inconclusive_is_issue=inconclusive_is_issue,
+            budget=use,
+            finished=finished,
+            incomplete=incomplete(checks) if incomplete is not None else "",
+            collect_errors=collect_errors,
         )
+        extra = {**self._facts(checks, api_requests, logins), **self.extra}
+        if use is not None:
+            extra["budget"] = use
+        extra["pending_attestations"] = [c.id for c in checks if c.outcome is Outcome.PENDING]
+        extra["reports"] = dict(REPORTS)
+        if decision.so_far is not None:
+            extra["verdict_so_far"] = str(decision.so_far)
+        live = self._live(checks)
+        return RunRecord(
+            env=self.env,
+            phase=self.phase,
+            verdict=decision.verdict,
+            verdict_reasons=decision.reasons,
+            checks=checks,
+            version=self.expected_version or str(live.get("version", "")),
+            commit=self.expected_commit or str(live.get("commit", "")),
+            complete=finished,
+            judged=any(c.outcome is not None and c.outcome.judged for c in checks),
+            extra=extra,
+        ).to_json()
+
+    @staticmethod
+    def _live(checks: list[CheckEntry]) -> dict[str, Any]:
+        """What deploy.version found live."""
+        return next((c.value for c in checks if c.id == "deploy.version" and isinstance(c.value, dict)), {})
+
+    def _facts(self, checks: list[CheckEntry], api_requests: int, logins: int) -> dict[str, Any]:
+        ended = datetime.now(UTC)
         counts: dict[str, int] = {}
         for c in checks:
-            counts[c.get("outcome", "?")] = counts.get(c.get("outcome", "?"), 0) + 1
+            counts[str(c.outcome or "?")] = counts.get(str(c.outcome or "?"), 0) + 1
         return {
-            "schema": SCHEMA,
-            "env": self.env,
-            "phase": self.phase,
-            "version": self.expected_version or live.get("version", ""),
-            "commit": self.expected_commit or live.get("commit", ""),
-            "live_version": live,
+            "live_version": self._live(checks),
             "who": who(),
             "start": self.started.isoformat(timespec="seconds"),
             "end": ended.isoformat(timespec="seconds"),
@@ -127,11 +183,45 @@ class Record:
             "api_requests": api_requests,
             "logins": logins,
             "counts": counts,
-            "verdict": verdict,
-            "verdict_reasons": reasons,
-            "checks": checks,
-            **self.extra,
         }
+
+
+def snapshot(
+    state: RunState,
+    *,
+    finished: bool,
+    incomplete: Callable[[list[Any]], str] | None = None,
+    collect_errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Return the record of a run as it stands (its logins counted); an unfinished one has no verdict."""
+    assert state.record is not None
+    requests = state.record.requests()
+    logins = 0
+    for client in (state.api, state.login_client):
+        if client is not None:
+            logins += client.logins_made
+            requests += client.logins_made if client is state.login_client else 0
+    return state.record.to_json(
+        inconclusive_is_issue=state.inconclusive_is_issue,
+        api_requests=requests,
+        logins=logins,
+        budget=state.env.budget if state.env is not None else None,
+        finished=finished,
+        incomplete=incomplete,
+        collect_errors=collect_errors,
+    )
+
+
+def incomplete_record(env: str, phase: str, reason: str, exit_status: int) -> dict[str, Any]:
+    """The record of a run that judged nothing and stopped (a start-up error): verdict incomplete."""
+    return RunRecord(
+        env=env,
+        phase=phase,
+        verdict=Verdict.INCOMPLETE,
+        verdict_reasons=[reason],
+        judged=False,
+        extra={"exit_status": exit_status, "end": datetime.now(UTC).isoformat(timespec="seconds")},
+    ).to_json()
 
 
 def _item_key(item: Any) -> tuple[int, str]:

@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
-from postdeploy import templating
+from postdeploy import allurecats, channel, templating
+from postdeploy.errors import TargetError
 from postdeploy.redaction import redact
+from postdeploy.results import UNREACHABLE
+from postdeploy.runmodel import entries
 from postdeploy.state import STATE, WRITTEN
 from postdeploy.terms import VERDICT_COLOURS
 
@@ -49,18 +52,26 @@ def attach_allure(entry: dict[str, Any]) -> None:
     )
 
 
+def kind_of(exc: BaseException) -> str:
+    """The kind of an exception that ended a check: one a skip or failure carries, or "unreachable"
+    for a target that could not be asked (a TargetError the check did not turn into a result)."""
+    kind = getattr(exc, KIND_ATTR, "")
+    if not kind and isinstance(exc, TargetError):
+        return UNREACHABLE
+    return str(kind)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     outcome = yield
     report = outcome.get_result()
-    kind = getattr(call.excinfo.value, KIND_ATTR, "") if call.excinfo is not None else ""
+    kind = kind_of(call.excinfo.value) if call.excinfo is not None else ""
     if kind:
         # A skip with a kind (fixtures.skip): the record keeps the kind, not only the text.
-        report.user_properties.append(("postdeploy", json.dumps({"kind": kind})))
+        channel.say(report, kind=kind)
     if report.when != "call":
         return
-    entries = [json.loads(str(v)) for k, v in item.user_properties if k == "postdeploy"]
-    judged = next((e for e in entries if "outcome" in e), None)
+    judged = channel.judged(item.user_properties)
     if judged is None:
         return
     try:
@@ -134,29 +145,9 @@ def linked(markdown: str) -> str:
     return templating.render("linked.html.j2", parts=_md_links(markdown))
 
 
-# The verdict's colour in report.html (the timeline uses the same).
-
-# Allure sorts failures into these by message: an on-call engineer first wants to know
-# whether the target could not be asked, or answered and was wrong.
-ALLURE_CATEGORIES = [
-    {
-        "name": "Target unreachable or hanging",
-        "matchedStatuses": ["failed", "broken"],
-        "messageRegex": r"(?s).*(cannot connect|no answer within|never became ready|cannot read).*",
-    },
-    {
-        "name": "Inconclusive (too little data)",
-        "matchedStatuses": ["failed", "skipped"],
-        "messageRegex": r"(?s).*(INCONCLUSIVE|inconclusive|no data).*",
-    },
-    {"name": "Blocked by a failed dependency", "matchedStatuses": ["skipped"], "messageRegex": r"(?s).*blocked by .*"},
-    {"name": "Threshold breached", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*FAILED:.*"},
-    {"name": "Not configured", "matchedStatuses": ["skipped"], "messageRegex": r"(?s).*not configured.*"},
-]
-
-
 def write_allure_extras(results: Path, data: dict[str, Any]) -> None:
-    """Write Allure's environment.properties (no secrets: the record is redacted) and categories.json."""
+    """Write Allure's environment.properties (no secrets: the record is redacted) and its categories
+    (allurecats.py: from the checks' outcomes and kinds)."""
     if not results.is_dir():
         return
     env = {
@@ -169,4 +160,4 @@ def write_allure_extras(results: Path, data: dict[str, Any]) -> None:
     }
     lines = [f"{k}={str(v).replace(chr(10), ' ')}" for k, v in env.items() if v]
     (results / "environment.properties").write_text(redact("\n".join(lines)) + "\n", encoding="utf-8")
-    (results / "categories.json").write_text(json.dumps(ALLURE_CATEGORIES, indent=2), encoding="utf-8")
+    allurecats.write(results, entries(data.get("checks") or []))

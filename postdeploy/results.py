@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# What a check function can return (runmodel.Outcome has every outcome a record holds):
 # "skipped": the check does not apply to this target (the summary says what to configure).
 Outcome = Literal["passed", "failed", "inconclusive", "skipped"]
 
@@ -61,14 +62,28 @@ def skipped(summary: str, **kw: Any) -> Result:
     return Result("skipped", summary, **kw)
 
 
-# The kind of a skip for want of configuration, and the prefix its summary starts with.
+# The kinds of outcome beyond pass/fail, structured (the verdict and Allure's categories read them,
+# never the summary's text):
+# a skip for want of configuration (its summary starts with NOT_CONFIGURED_PREFIX);
 NOT_CONFIGURED = "not_configured"
 NOT_CONFIGURED_PREFIX = "not configured: "
+# a failure that is the service's rate limiter refusing the check (throttle.py), not the release;
+THROTTLED = "throttled"
+# a target that could not be asked: unreachable, hanging or answering garbage (a TargetError);
+UNREACHABLE = "unreachable"
+# a check not judged because a check it depends on failed (gates.py).
+BLOCKED = "blocked"
+KINDS = (NOT_CONFIGURED, THROTTLED, UNREACHABLE, BLOCKED)
 
 
 def not_configured(what: str, **kw: Any) -> Result:
     """Skipped for want of configuration: "not configured: <what to add, and where>"."""
     return Result("skipped", NOT_CONFIGURED_PREFIX + what, kind=NOT_CONFIGURED, **kw)
+
+
+def unreachable(summary: str, **kw: Any) -> Result:
+    """Failed because a target could not be asked (a `TargetError`): kind "unreachable"."""
+    return Result("failed", summary, kind=UNREACHABLE, **kw)
 
 
 def from_problems(problems: list[str], what: str, ok: str, *, evidence: dict[str, Any], advice: str) -> Result:

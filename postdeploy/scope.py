@@ -9,12 +9,14 @@ deselected says how many it ran ("9 of 19 first15 checks: -k was given").
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from postdeploy import markers
+from postdeploy.runmodel import CheckEntry, entries
 
 NO_CHECK = "no check ran"
 
@@ -66,7 +68,7 @@ def _plural(n: int, word: str) -> str:
 
 def incomplete_reason(
     scope: Scope,
-    checks: list[dict[str, Any]],
+    checks: Sequence[CheckEntry | Mapping[str, Any]],
     *,
     exitstatus: int,
     usage_error: BaseException | None,
@@ -74,7 +76,8 @@ def incomplete_reason(
     option: Any,
 ) -> str:
     """Why the run has no verdict, quoting pytest; "" when it judged checks and was not interrupted."""
-    judged = [c for c in checks if c.get("outcome") not in (None, "skipped")]
+    checks = entries(checks)
+    judged = [c for c in checks if c.outcome is not None and c.outcome.judged]
     if scope.collect_errors and not judged:
         n = len(scope.collect_errors)
         return f'{NO_CHECK}: pytest: "Interrupted: {_plural(n, "error")} during collection" (exit {exitstatus}): {scope.collect_errors[0]}'
@@ -87,7 +90,7 @@ def incomplete_reason(
     if usage_error is not None:
         return f"{NO_CHECK}: pytest stopped with a usage error (exit 4): {usage_error}"
     if checks:
-        skip = next((c.get("summary") for c in checks if c.get("summary")), "")
+        skip = next((c.summary for c in checks if c.summary), "")
         return f"{NO_CHECK}: every selected check was skipped ({_plural(len(checks), 'check')}; first: {skip})"
     what = f"{phase} check" if phase in markers.PHASES else "check"
     if scope.deselected:

@@ -11,6 +11,7 @@ from typing import Any
 
 from postdeploy import budget, catalog, watch
 from postdeploy.attest import attested, pending
+from postdeploy.runmodel import Outcome, entries, worst
 
 # The guide's template, each line with the checks that stand for it (postdeploy.catalog).
 TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = catalog.signoff_template()
@@ -46,21 +47,19 @@ curl {health}
 
 
 def line_outcome(checks: list[dict[str, Any]], ids: tuple[str, ...]) -> tuple[str, list[str]]:
-    """Return a template line's outcome and the checks that decided it."""
-    mine = [c for c in checks if c.get("id") in ids and c.get("outcome") != "skipped"]
+    """Return a template line's outcome and the checks that decided it: the worst of them wins."""
+    mine = [c for c in entries(checks) if c.id in ids and c.outcome is not None and c.outcome.judged]
     waiting = [c for c in pending(checks) if c.get("id") in ids]
     if waiting and not mine:
         return "pending attestation", [f"{c['id']} pending attestation" for c in waiting]
     if not mine:
         return "not run yet", []
-    outcomes = {c["outcome"] for c in mine}
-    names = [f"{c['id']} {c['outcome']}" for c in mine]
-    if outcomes & {"failed", "error"}:
+    names = [f"{c.id} {c.outcome}" for c in mine]
+    found = worst((c.outcome for c in mine if c.outcome is not None), Outcome.PASSED)
+    if found in (Outcome.FAILED, Outcome.ERROR):
         return "failed", names
-    if "blocked" in outcomes:
-        return "blocked", names
-    if "inconclusive" in outcomes:
-        return "inconclusive", names
+    if found in (Outcome.BLOCKED, Outcome.INCONCLUSIVE):
+        return str(found), names
     if waiting:
         # A line of automated and manual checks is not done while a person has not attested.
         return "pending attestation", names + [f"{c['id']} pending attestation" for c in waiting]

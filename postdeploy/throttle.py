@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from postdeploy import results
 from postdeploy.config import ThrottleSignal, parse_rate
 from postdeploy.redaction import redact
 from postdeploy.results import Result
 
 THROTTLED = "throttled by the service's rate limiter"
-KIND = "throttled"
+KIND = results.THROTTLED
 ADVICE = (
     "the service's rate limiter refused the suite's requests, so this check could not judge the release: "
     "re-run once the limit has reset; if the suite's own requests ate the budget, declare the limit as "

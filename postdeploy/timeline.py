@@ -16,9 +16,8 @@ from typing import Any
 
 from postdeploy import templating
 from postdeploy.pastruns import record_folders
+from postdeploy.runmodel import BAD, Verdict, verdict_of, worst
 from postdeploy.terms import PHASES, VERDICT_COLOURS
-
-BAD = ("failed", "error", "inconclusive")
 
 
 def safe_name(version: str) -> str:
@@ -111,8 +110,7 @@ def _section(commit: str, runs: list[tuple[Path, dict[str, Any]]]) -> dict[str, 
     runs = sorted(runs, key=lambda r: _phase_key(r[1]))
     phases_run = {str(d.get("phase")) for _, d in runs}
     missing = [p for p in PHASES if p not in phases_run]
-    verdicts = [str(d.get("verdict")) for _, d in runs]
-    overall = next((v for v in ("rollback", "issues", "incomplete") if v in verdicts), "success")
+    overall = worst((v for _, d in runs if (v := verdict_of(d.get("verdict"))) is not None), Verdict.SUCCESS)
     seen = sorted({str(d["deployed_at"]) for _, d in runs if d.get("deployed_at")})
     deployed = (seen[-1] if seen else "unknown") + (
         f" (runs saw {len(seen)} deploy times: restarts or redeploys of the same build)" if len(seen) > 1 else ""

@@ -22,7 +22,7 @@ from postdeploy.checks import metrics
 from postdeploy.checks import sentry as sentry_checks
 from postdeploy.config import Environment
 from postdeploy.durations import human, parse_duration
-from postdeploy.record import write
+from postdeploy.record import snapshot, write
 from postdeploy.results import Result
 from postdeploy.state import RunState
 from postdeploy.watchtraffic import Traffic, parse_rate
@@ -284,10 +284,8 @@ class WatchPlugin:
             return
         state.record.extra["watch"] = json.loads(json.dumps(data, default=str))
         if state.run_dir is not None:
-            from postdeploy.plugin import snapshot  # the plugin imports this module
-
             # Written at every evaluation: a killed watch still says what it saw.
-            write(state.run_dir, snapshot(state, complete=False), latest=False)
+            write(state.run_dir, snapshot(state, finished=False), latest=False)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         data = self.state.record.extra.get("watch") if self.state.record is not None else None

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from postdeploy.runmodel import Outcome
+
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
@@ -39,7 +41,7 @@ class Run:
         return {c["id"]: c["outcome"] for c in self.record["checks"]}
 
     def failed(self) -> set[str]:
-        return {k for k, v in self.outcomes().items() if v in ("failed", "error", "inconclusive")}
+        return {k for k, v in self.outcomes().items() if Outcome(v).bad}
 
     def text(self, check_id: str) -> str:
         """Everything the record says about a check, as one string to search."""

@@ -209,6 +209,10 @@ def test_fault_fails_its_checks(box: Sandbox, tmp_path: Path, fault: str):
         printed = [line for line in verdict_cli.stdout.splitlines() if line.startswith("  - ")]
         assert len(printed) <= 3 and root in printed[0], verdict_cli.stdout
         assert f"and {len(blocked)} blocked" in verdict_cli.stdout, verdict_cli.stdout
+        # Allure sorts them by their outcome in the record, not by the words of their message.
+        allure = [json.loads(p.read_text()) for p in (run.folder / "allure-results").glob("*-result.json")]
+        tagged = [r["name"] for r in allure if "[postdeploy category: blocked]" in str(r.get("statusDetails"))]
+        assert len(tagged) >= len(dependants), tagged
     assert run.record["verdict"] in verdict.split("|"), run.record["verdict_reasons"]
     signoff = (run.folder / "record.md").read_text()
     assert ("Rollback procedure" in signoff) == (run.record["verdict"] == "rollback")
@@ -237,6 +241,7 @@ def test_db_frozen_waits_one_read_timeout_and_names_the_database(box: Sandbox, t
     assert len(full) == 1, [c["summary"] for c in hung]
     assert all("the database does not answer within 2 s: the likely cause" in c["summary"] for c in hung)
     assert all("already hung in this run" in c["summary"] for c in hung if c["id"] not in full)
+    assert all(c.get("kind") == "unreachable" for c in hung), [(c["id"], c.get("kind")) for c in hung]
     assert run.record["verdict"] == "rollback"
 
 

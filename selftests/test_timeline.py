@@ -17,6 +17,7 @@ from postdeploy import annotation, budget, charts, cli, pushgateway, slack, time
 from postdeploy.config import Budget, Grafana, GrafanaAnnotation, Pushgateway, Slack, load_environment
 from postdeploy.errors import TargetError
 from postdeploy.redaction import Secret, redact
+from postdeploy.verdict import final_verdict
 from sandbox.standins.slack import BOT, TEAM, SlackServer
 
 
@@ -93,20 +94,17 @@ def test_timeline_cli(env_dir: Path, capsys: pytest.CaptureFixture[str]):
 
 
 def test_budget_exceeded_is_an_issue_within_is_not():
-    data = {"phase": "first15", "api_requests": 201, "verdict": "success", "verdict_reasons": []}
-    budget.apply(data, Budget())
-    assert data["verdict"] == "issues" and data["budget"] == {
-        "phase": "first15",
-        "limit": 200,
-        "sent": 201,
-        "exceeded": True,
-    }
-    assert "request budget exceeded: 201 API requests sent in phase first15, budget 200" in data["verdict_reasons"][0]
-    assert "EXCEEDED" in budget.line(data)
-    ok = budget.apply({"phase": "custom", "api_requests": 5, "verdict": "success"}, Budget(other=5))
-    assert ok["verdict"] == "success" and ok["budget"]["limit"] == 5
-    worse = budget.apply({"phase": "daily", "api_requests": 9, "verdict": "rollback"}, Budget(daily=1))
-    assert worse["verdict"] == "rollback"  # a budget never lowers a verdict
+    use = budget.usage("first15", 201, Budget())
+    assert use == {"phase": "first15", "limit": 200, "sent": 201, "exceeded": True}
+    decided = final_verdict([], budget=use)
+    assert decided.verdict == "issues"
+    assert "request budget exceeded: 201 API requests sent in phase first15, budget 200" in decided.reasons[0]
+    assert "EXCEEDED" in budget.line({"budget": use})
+    ok = budget.usage("custom", 5, Budget(other=5))
+    assert final_verdict([], budget=ok).verdict == "success" and ok["limit"] == 5
+    critical = {"id": "x", "outcome": "failed", "severity": "critical"}
+    worse = final_verdict([critical], budget=budget.usage("daily", 9, Budget(daily=1)))
+    assert worse.verdict == "rollback"  # a budget never lowers a verdict
 
 
 def test_budget_keys_come_from_the_environment_file(tmp_path: Path):

@@ -14,7 +14,7 @@ from postdeploy.config import Alertmanager, AlertsReview, Environment
 from postdeploy.durations import human
 from postdeploy.errors import TargetError
 from postdeploy.promql import MAX_POINTS, PromClient, Series, range_step
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import Result, failed, passed, unreachable
 from postdeploy.sentryapi import SentryClient, issues_seen_since
 
 
@@ -55,7 +55,7 @@ def morning_health(
     try:
         alerts = am.active_alerts()
     except TargetError as exc:
-        return failed(f"cannot read the firing alerts: {exc}", evidence=evidence, advice=advice("morning.health"))
+        return unreachable(f"cannot read the firing alerts: {exc}", evidence=evidence, advice=advice("morning.health"))
     critical = [a for a in alerts if a.severity in cfg.critical_severities]
     others = [a for a in alerts if a.severity not in cfg.critical_severities]
     evidence["firing alerts"] = f"{len(alerts)} ({len(critical)} critical)"
@@ -155,7 +155,7 @@ def alerts_tuning(prom: PromClient, review: AlertsReview, now: float) -> Result:
     try:
         series = prom.query_range(query, now - review.window, now, step)
     except TargetError as exc:
-        return failed(f"cannot read the ALERTS history: {exc}", evidence=evidence, advice=advice("alerts.tuning"))
+        return unreachable(f"cannot read the ALERTS history: {exc}", evidence=evidence, advice=advice("alerts.tuning"))
     episodes = alert_episodes(series, step)
     always = always_firing(series, step, now - review.window, now)
     for name, count in sorted(episodes.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -18,7 +18,7 @@ from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
 from postdeploy.pastruns import History
 from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, inconclusive, passed
+from postdeploy.results import Result, failed, inconclusive, passed, unreachable
 
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
@@ -78,7 +78,7 @@ def measure(
         try:
             out[name] = snapshot(prom, job, seconds, endpoints or [], offset=offset)
         except TargetError as exc:
-            return out, failed(f"cannot measure {name}: {exc}")
+            return out, unreachable(f"cannot measure {name}: {exc}")
     return out, None
 
 
@@ -125,7 +125,7 @@ def captured(prom: PromClient, job: str, seconds: float, endpoints: list[str], t
     try:
         snap = snapshot(prom, job, seconds, endpoints)
     except TargetError as exc:
-        return failed(f"cannot measure the baseline: {exc}", advice=advice("baseline.captured"))
+        return unreachable(f"cannot measure the baseline: {exc}", advice=advice("baseline.captured"))
     evidence: dict[str, Any] = {f"query {k}": q for k, q in snap["queries"].items()}
     evidence["window"] = human(seconds)
     for ep, row in snap.get("endpoints", {}).items():

@@ -26,7 +26,7 @@ from postdeploy.durations import human_bytes
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
 from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, passed
+from postdeploy.results import Result, failed, inconclusive, passed, unreachable
 from postdeploy.sizehistory import SizeRecord, append, read
 from postdeploy.stats import disagree, fit, flat, growth, unchanged_tail
 
@@ -202,7 +202,7 @@ def connections(
         metric = prom.value(expr)
         matrix = prom.query_range(expr, start, now, range_step(now - start))
     except TargetError as exc:
-        return failed(
+        return unreachable(
             f"cannot read {promqueries.DB_CONNECTIONS}: {exc}", evidence=evidence, advice=advice("db.connections")
         )
     try:

@@ -20,7 +20,7 @@ from postdeploy.config import Environment, Job, Thresholds, Windows
 from postdeploy.durations import human, promql_duration
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient, range_step
-from postdeploy.results import Result, failed, inconclusive, not_configured, passed
+from postdeploy.results import Result, failed, inconclusive, not_configured, passed, unreachable
 
 MB = 1024 * 1024
 
@@ -109,7 +109,7 @@ def traffic_routed(
     try:
         rate = prom.value(query)
     except TargetError as exc:
-        return failed(f"cannot read the request rate: {exc}", evidence=evidence, advice=advice("traffic.routed"))
+        return unreachable(f"cannot read the request rate: {exc}", evidence=evidence, advice=advice("traffic.routed"))
     rate = rate or 0.0
     evidence.update({"request rate": f"{rate:.2f}/s", "baseline rate": f"{baseline:.2f}/s"})
     shown = f"request rate {rate:.2f}/s vs baseline {baseline:.2f}/s ({(rate - baseline) / baseline:+.0%}) over {human(rate_window)}"
@@ -135,7 +135,7 @@ def memory_trend(prom: PromClient, job: str, window: Window, now: float, th: Thr
     try:
         series = prom.query_range(query, now - window.seconds, now, step)
     except TargetError as exc:
-        return failed(f"cannot read memory: {exc}", evidence=evidence, advice=advice("resources"))
+        return unreachable(f"cannot read memory: {exc}", evidence=evidence, advice=advice("resources"))
     worst: tuple[str, stats.Slope] | None = None
     for s in series:
         fit = stats.slope(s.points)
@@ -201,7 +201,7 @@ def cpu_usage(prom: PromClient, job: str, rate_window: float, th: Thresholds) ->
     try:
         samples = prom.query(query)
     except TargetError as exc:
-        return failed(f"cannot read CPU: {exc}", evidence=evidence, advice=advice("resources"))
+        return unreachable(f"cannot read CPU: {exc}", evidence=evidence, advice=advice("resources"))
     usage = {s.labels.get("instance", "?"): s.value / th.cpu_cores for s in samples if math.isfinite(s.value)}
     if not usage:
         return inconclusive(f"no data: no {promqueries.CPU} for job {job!r}", threshold=limit, evidence=evidence)
@@ -261,7 +261,7 @@ def endpoints(prom: PromClient, job: str, wanted: list[str], window: Window, th:
     try:
         got = {k: {s.labels.get("endpoint", ""): s.value for s in prom.query(q)} for k, q in queries.items()}
     except TargetError as exc:
-        return failed(f"cannot read per-endpoint traffic: {exc}", evidence=evidence, advice=advice("endpoints"))
+        return unreachable(f"cannot read per-endpoint traffic: {exc}", evidence=evidence, advice=advice("endpoints"))
     total = sum(v for v in got["requests"].values() if math.isfinite(v)) + sum(got["unhandled"].values())
     if total < th.min_requests:
         return inconclusive(
@@ -441,7 +441,7 @@ def analytics(prom: PromClient, job: str, seconds: float, th: Thresholds) -> Res
             verdicts.append((state, sentence))
             evidence.update(ev)
     except TargetError as exc:
-        return failed(f"cannot read business counters: {exc}", evidence=evidence, advice=advice("analytics"))
+        return unreachable(f"cannot read business counters: {exc}", evidence=evidence, advice=advice("analytics"))
     text = "; ".join(s for _, s in verdicts)
     if any(s == "bad" for s, _ in verdicts):
         return failed(text, threshold="Key metrics business ranges", evidence=evidence, advice=advice("analytics"))

@@ -9,7 +9,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.errors import TargetError
 from postdeploy.logsource import LogLine, LogSource
 from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import Result, failed, passed, unreachable
 
 STARTUP_LINES = ("Starting Amani Escrow Backend...", "Database initialized successfully")
 BAD_LEVELS = ("ERROR", "CRITICAL")
@@ -26,7 +26,7 @@ def startup(source: LogSource, deployed_at: datetime | None, expected: tuple[str
     try:
         lines = source.read(deployed_at)
     except TargetError as exc:
-        return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.startup"))
+        return unreachable(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.startup"))
     missing = [msg for msg in expected if not any(msg in ln.message for ln in lines)]
     evidence["lines read"] = str(len(lines))
     if missing:
@@ -73,7 +73,7 @@ def clean(source: LogSource, deployed_at: datetime | None, limiter: list[str] | 
     try:
         lines = source.read(deployed_at)
     except TargetError as exc:
-        return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.clean"))
+        return unreachable(f"cannot read the logs: {exc}", evidence=evidence, advice=advice("logs.clean"))
     throttled = limiter_lines(lines, list(limiter or []))
     bad = [ln for i, ln in enumerate(lines) if ln.level in BAD_LEVELS and i not in throttled]
     evidence["lines read"] = str(len(lines))

@@ -17,7 +17,7 @@ from postdeploy.errors import TargetError
 from postdeploy.logpatterns import count_patterns, is_error, top_patterns
 from postdeploy.logsource import LogLine, LogSource
 from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, passed
+from postdeploy.results import Result, failed, inconclusive, passed, unreachable
 
 
 def window_start(now: datetime, window: float, deployed_at: datetime | None) -> tuple[datetime, str]:
@@ -44,7 +44,7 @@ def _read_window(
     try:
         lines = _read(source, start)
     except TargetError as exc:
-        return failed(f"cannot read the logs: {exc}", evidence=evidence, advice=advice(check_id)), said, evidence
+        return unreachable(f"cannot read the logs: {exc}", evidence=evidence, advice=advice(check_id)), said, evidence
     evidence["lines read"] = str(len(lines))
     return lines, said, evidence
 

@@ -23,7 +23,7 @@ from postdeploy.config import Thresholds
 from postdeploy.durations import promql_duration
 from postdeploy.errors import TargetError
 from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, inconclusive, passed
+from postdeploy.results import Result, failed, inconclusive, passed, unreachable
 
 # prometheus_client derives the start time from the kernel's whole-second boot time.
 START_TIME_SLACK = 5.0
@@ -103,7 +103,7 @@ def error_rate(prom: PromClient, job: str, window: Window, th: Thresholds) -> Re
     try:
         queries, values = _ask(prom, lambda exact: error_rate_queries(job, window, exact=exact), "requests")
     except TargetError as exc:
-        return failed(f"cannot read the error rate: {exc}", evidence=evidence, advice=advice("error_rate"))
+        return unreachable(f"cannot read the error rate: {exc}", evidence=evidence, advice=advice("error_rate"))
     evidence.update({f"query {k}": q for k, q in queries.items()})
     requests = values["requests"]
     if requests is None:
@@ -195,7 +195,7 @@ def latency_p95(prom: PromClient, job: str, window: Window, th: Thresholds) -> R
         queries, values = _ask(prom, lambda exact: latency_queries(job, window, exact=exact), "count")
         count, p95 = values["count"], values["quantile"]
     except TargetError as exc:
-        return failed(f"cannot read the response time: {exc}", evidence=evidence, advice=advice("latency.p95"))
+        return unreachable(f"cannot read the response time: {exc}", evidence=evidence, advice=advice("latency.p95"))
     evidence.update({f"query {k}": q for k, q in queries.items()})
     if count is None or p95 is None:
         return inconclusive(

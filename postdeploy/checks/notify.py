@@ -11,7 +11,7 @@ from postdeploy.checks.advice import advice
 from postdeploy.config import Environment
 from postdeploy.errors import TargetError
 from postdeploy.record import who
-from postdeploy.results import Result, failed, not_configured, passed
+from postdeploy.results import Result, not_configured, passed, unreachable
 
 
 def notify_team(env: Environment) -> Result:
@@ -26,7 +26,7 @@ def notify_team(env: Environment) -> Result:
     try:
         slack.post(env.slack, payload)
     except TargetError as exc:
-        return failed(
+        return unreachable(
             f"team not notified: {exc}",
             value="not delivered",
             threshold="200 ok",

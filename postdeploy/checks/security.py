@@ -18,7 +18,7 @@ from postdeploy.config import Security
 from postdeploy.errors import TargetError
 from postdeploy.httpjson import JsonClient
 from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, from_problems, passed
+from postdeploy.results import Result, failed, from_problems, passed, unreachable
 from postdeploy.tlsprobe import probe
 
 ADVICE_TLS = advice("tls.cert")
@@ -48,7 +48,7 @@ def check_certificate(base_url: str, ca_bundle: str, cfg: Security, timeout: flo
     try:
         cert = probe(base_url, ca_bundle, timeout)
     except TargetError as exc:
-        return failed(str(exc), threshold=threshold, advice=ADVICE_TLS)
+        return unreachable(str(exc), threshold=threshold, advice=ADVICE_TLS)
     where = f"{cert.host}:{cert.port}"
     evidence = {"host": where, "CA": ca_bundle or "system store", "subject": cert.subject, "issuer": cert.issuer}
     if not cert.valid:
@@ -83,7 +83,7 @@ def check_certificate_warning(base_url: str, ca_bundle: str, cfg: Security, time
     try:
         cert = probe(base_url, ca_bundle, timeout)
     except TargetError as exc:
-        return failed(str(exc), advice=ADVICE_TLS)
+        return unreachable(str(exc), advice=ADVICE_TLS)
     days = cert.days_left if cert.valid and cert.days_left is not None else 0.0
     threshold = f"> {cfg.cert_warn_days} days left"
     if days <= cfg.cert_warn_days:
@@ -111,7 +111,7 @@ def check_redirect(base_url: str, cfg: Security, timeout: float) -> Result:
         with JsonClient("GET", timeout=timeout) as client:
             resp = client.get(url)
     except TargetError as exc:
-        return failed(str(exc), threshold=threshold, advice=ADVICE_REDIRECT)
+        return unreachable(str(exc), threshold=threshold, advice=ADVICE_REDIRECT)
     location = resp.headers.get("location", "")
     evidence = {"url": url, "status": str(resp.status_code), "location": location or "(none)"}
     if resp.status_code in (301, 307, 308) and location.startswith("https://"):
@@ -137,7 +137,7 @@ def check_headers(api: ApiClient, cfg: Security) -> Result:
     try:
         resp = api.get(path, headers={"Origin": cfg.cors_probe_origin})
     except TargetError as exc:
-        return failed(str(exc), advice=ADVICE_HEADERS)
+        return unreachable(str(exc), advice=ADVICE_HEADERS)
     problems = []
     for name, want in cfg.headers.items():
         got = resp.headers.get(name)

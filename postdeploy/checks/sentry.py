@@ -8,7 +8,7 @@ from typing import Any
 from postdeploy.checks.advice import advice
 from postdeploy.config import SentryReview
 from postdeploy.errors import TargetError
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import Result, failed, passed, unreachable
 from postdeploy.sentryapi import SentryClient, search_issues
 
 
@@ -24,7 +24,7 @@ def new_issues(client: SentryClient, deployed_at: datetime | None, window: float
     try:
         issues = client.new_issues(since)
     except TargetError as exc:
-        return failed(f"cannot read Sentry: {exc}", evidence=evidence, advice=advice("sentry.new"))
+        return unreachable(f"cannot read Sentry: {exc}", evidence=evidence, advice=advice("sentry.new"))
     if issues:
         for n, issue in enumerate(issues[:10], 1):
             evidence[f"issue {n}"] = repr(issue) + (f" {issue.permalink}" if issue.permalink else "")
@@ -111,7 +111,7 @@ def review(client: SentryClient, deployed_at: datetime | None, cfg: SentryReview
         fresh = search_issues(client, queries["new"], period)
         known = search_issues(client, queries["known"], cfg.known_period)
     except TargetError as exc:
-        return failed(f"cannot read Sentry: {exc}", evidence=evidence, advice=advice("sentry.review"))
+        return unreachable(f"cannot read Sentry: {exc}", evidence=evidence, advice=advice("sentry.review"))
     # The server filters; filter again so that a server ignoring the query cannot hide a type.
     cutoff = since.replace(microsecond=0)
     fresh = [i for i in fresh if _when(i.get("firstSeen")) >= cutoff]

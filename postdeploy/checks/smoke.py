@@ -12,7 +12,7 @@ from postdeploy.apiclient import ApiClient, Login, error_text, json_body
 from postdeploy.checks.advice import advice
 from postdeploy.config import Expected
 from postdeploy.errors import TargetError
-from postdeploy.results import Result, failed, passed
+from postdeploy.results import UNREACHABLE, Result, failed, passed, unreachable
 from postdeploy.runtime import RuntimeStatus
 
 HEALTHY = "healthy"
@@ -29,7 +29,7 @@ def _get_object(api: ApiClient, path: str, check_id: str) -> dict[str, Any] | Re
     try:
         resp, body = _get_json(api, path)
     except TargetError as exc:
-        return failed(str(exc), evidence={"url": url}, advice=advice(check_id))
+        return unreachable(str(exc), evidence={"url": url}, advice=advice(check_id))
     if resp.status_code != 200 or not isinstance(body, dict):
         return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=advice(check_id))
     return body
@@ -39,7 +39,7 @@ def wait_ready(api: ApiClient, attempts: int, interval: float) -> Result:
     """Poll the ping endpoint until it answers 200, at most `attempts` times `interval` apart."""
     url = api.url(api.cfg.ping_path)
     bound = f"{attempts} x {interval:g}s"
-    last = "no attempt made"
+    last, kind = "no attempt made", ""
     started = time.monotonic()
     for n in range(1, attempts + 1):
         try:
@@ -47,9 +47,9 @@ def wait_ready(api: ApiClient, attempts: int, interval: float) -> Result:
             if resp.status_code == 200:
                 took = time.monotonic() - started
                 return passed(f"GET {url} answered 200 after {n} attempt(s), {took:.1f}s", value=n, threshold=bound)
-            last = f"HTTP {resp.status_code}: {error_text(resp)}"
+            last, kind = f"HTTP {resp.status_code}: {error_text(resp)}", ""
         except TargetError as exc:
-            last = str(exc)
+            last, kind = str(exc), UNREACHABLE  # no answer at all
         if n < attempts:
             time.sleep(interval)
     return failed(
@@ -58,6 +58,7 @@ def wait_ready(api: ApiClient, attempts: int, interval: float) -> Result:
         threshold=bound,
         evidence={"last error": last},
         advice=advice("wait.ready"),
+        kind=kind,
     )
 
 
@@ -190,7 +191,7 @@ def check_list(api: ApiClient, path: str, check_id: str, what: str) -> Result:
     try:
         resp, body = _get_json(api, path, token=True)
     except TargetError as exc:
-        return failed(f"{what}: {exc}", evidence={"url": url}, advice=advice(check_id))
+        return unreachable(f"{what}: {exc}", evidence={"url": url}, advice=advice(check_id))
     if resp.status_code != 200:
         return failed(
             f"{what}: GET {url} answered {resp.status_code}: {error_text(resp)}",
@@ -255,5 +256,5 @@ def write_flow(api: ApiClient) -> Result:
                 advice=advice("business.flow"),
             )
     except TargetError as exc:
-        return failed(str(exc), advice=advice("business.flow"))
+        return unreachable(str(exc), advice=advice("business.flow"))
     return passed(f"created and deleted record {ident}")

@@ -7,7 +7,7 @@ from postdeploy.catalog import advice
 from postdeploy.config import Security
 from postdeploy.errors import TargetError
 from postdeploy.pastruns import History
-from postdeploy.results import Result, failed, passed, skipped
+from postdeploy.results import Result, failed, passed, skipped, unreachable
 
 ADVICE = advice("api.surface")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
@@ -40,7 +40,7 @@ def check_surface(api: ApiClient, cfg: Security, history: History) -> Result:
             return failed(f"GET {url} answered {resp.status_code}: {error_text(resp)}", advice=ADVICE)
         now = endpoints(json_body(resp))
     except TargetError as exc:
-        return failed(str(exc), advice=ADVICE)
+        return unreachable(str(exc), advice=ADVICE)
     if not now:
         return failed(f"GET {url}: the OpenAPI document lists no paths", advice=ADVICE)
     previous = history.last_value("api.surface")
