@@ -324,8 +324,8 @@ def every_phase(bench: Bench, reports: Path) -> dict[str, int]:
 
 def hung_later_phases(bench: Bench, reports: Path, checks: dict[str, int]) -> None:
     """Every later phase against db_frozen, app_down and a never-answering API, next to its bound."""
-    from postdeploy.bounds import phase_bound
     from postdeploy.config import load_environment
+    from postdeploy.run.bounds import phase_bound
 
     for fault in ("db_frozen", "app_down", "hung socket"):
         for phase in LATER_PHASES:

@@ -149,7 +149,7 @@ def main() -> int:
     ap.add_argument("--window", default="5m")
     ap.add_argument("--markdown", help="append the table to this file")
     args = ap.parse_args()
-    from postdeploy.durations import parse_duration
+    from postdeploy.core.durations import parse_duration
 
     window = parse_duration(args.window)
     cases = [c for c in args.cases.split(",") if c]

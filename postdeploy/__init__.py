@@ -6,7 +6,7 @@ of 612 ms over 500 requests (an httpx mock transport stands in for the server at
 
     >>> import httpx
     >>> from postdeploy.config import Prometheus, Thresholds
-    >>> from postdeploy.promql import PromClient
+    >>> from postdeploy.sources.promql import PromClient
     >>> from postdeploy.checks.metrics import Window, latency_p95
     >>> def answer(request):
     ...     value = "0.612" if "quantile" in str(request.url) else "500"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from postdeploy import catalog
-from postdeploy.runmodel import EXIT, NO_RECORD, USAGE, Outcome, RunRecord
+from postdeploy.run.runmodel import EXIT, NO_RECORD, USAGE, Outcome, RunRecord
 
 __all__ = ["EXIT", "NO_RECORD", "USAGE", "main"]  # the exit codes belong to the run model (runmodel.py)
 SHOWN = 3  # reasons printed by `verdict`; the blocked checks are counted after them
@@ -123,7 +123,7 @@ def verdict(args: argparse.Namespace) -> int:
 
 def timeline_cmd(args: argparse.Namespace) -> int:
     """Write the timeline of a deployment: the one of a given record, or of --env/--version, or the newest."""
-    from postdeploy import timeline
+    from postdeploy.outputs import timeline
 
     reports = Path(args.reports)
     if args.env and args.version is not None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from postdeploy.runmodel import Outcome
+from postdeploy.run.runmodel import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

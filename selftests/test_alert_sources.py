@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from postdeploy.alertmanager import PrometheusAlerts, parse_prometheus_alerts
 from postdeploy.checks import alerts
 from postdeploy.config import AlertsReview, Prometheus, load_environment
-from postdeploy.errors import BadResponse, ConfigError
-from postdeploy.promql import PromClient, Series
+from postdeploy.core.errors import BadResponse, ConfigError
+from postdeploy.sources.alertmanager import PrometheusAlerts, parse_prometheus_alerts
+from postdeploy.sources.promql import PromClient, Series
 from sandboxrun import Sandbox, start
 
 PROM_ALERTS = {

@@ -192,7 +192,7 @@ def test_plain_sql_backup_is_read_and_restored_through_psql(box: Sandbox, tmp_pa
     import gzip
     import time
 
-    from postdeploy.backupfiles import pg_bin
+    from postdeploy.sources.backupfiles import pg_bin
 
     st = box.state()
     password = (box.folder / "secrets" / "db_password").read_text().strip()

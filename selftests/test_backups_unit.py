@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postdeploy import attest, signoff, verdict
-from postdeploy.backupfiles import BackupError, Format, list_backups, read_back, sniff_bytes, taken_at
 from postdeploy.checks import backups as cb
 from postdeploy.checks import release
 from postdeploy.config import Backups, Changes, Database, Expected, Restore, Staging
-from postdeploy.pastruns import History
-from postdeploy.restore import RestoreRefused, RestoreReport, compare, refuse_same, scratch_name, where
+from postdeploy.outputs import signoff
+from postdeploy.run import attest, verdict
+from postdeploy.run.pastruns import History
+from postdeploy.sources.backupfiles import BackupError, Format, list_backups, read_back, sniff_bytes, taken_at
+from postdeploy.sources.restore import RestoreRefused, RestoreReport, compare, refuse_same, scratch_name, where
 
 PLAIN = b"--\n-- PostgreSQL database dump\n--\n\nSET statement_timeout = 0;\nCREATE TABLE t (id int);\n"
 PLAIN_END = b"\n--\n-- PostgreSQL database dump complete\n--\n\n"
@@ -349,7 +350,7 @@ def test_restore_server_unreachable_is_one_line_and_creates_nothing(tmp_path: Pa
     st.integers(1, 40),
 )
 def test_owner_acl_and_extension_lines_are_dropped_across_any_chunking(lines: list[bytes], size: int) -> None:
-    from postdeploy.restore import portable
+    from postdeploy.sources.restore import portable
 
     text = b"".join(line + b"\n" for line in lines)
     blocks = [text[i : i + size] for i in range(0, len(text), size)]
@@ -371,7 +372,7 @@ def test_bad_settings_are_one_line_failures(tmp_path: Path) -> None:
 
 def test_use_list_that_hangs_is_a_one_line_backup_error(tmp_path):
     """`pg_restore --list` stuck past the timeout is a BackupError naming it, never a traceback."""
-    from postdeploy.restore import _use_list
+    from postdeploy.sources.restore import _use_list
 
     slow = tmp_path / "pg_restore"
     slow.write_text("#!/bin/sh\nsleep 5\n")
@@ -382,7 +383,7 @@ def test_use_list_that_hangs_is_a_one_line_backup_error(tmp_path):
 
 def test_restore_without_the_live_database_is_inconclusive_not_passed(tmp_path: Path, monkeypatch) -> None:
     """Issue 11: the documented count comparison was skipped and the restore test still passed."""
-    from postdeploy import restore as rs
+    from postdeploy.sources import restore as rs
 
     def restored(archive, *, report, **kw):
         report.created, report.restore_seconds = True, 0.5

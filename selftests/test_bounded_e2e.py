@@ -1,5 +1,5 @@
 """Bounded time, every phase: against a hung database or a stopped app, the later phases end
-within their documented bound (postdeploy/bounds.py) and say which dependency failed.
+within their documented bound (postdeploy/run/bounds.py) and say which dependency failed.
 
 first15 against the same faults is covered by test_first15_e2e.py and, against a socket that
 never answers, by test_bad_input.py. Here all the later phases run in one pytest run per fault
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from postdeploy.bounds import phase_bound
 from postdeploy.config import load_environment
+from postdeploy.run.bounds import phase_bound
 from sandboxrun import ATTESTED, ROOT, Sandbox, seed_history
 
 LATER = "first_hour or first_24h or daily or weekly or pre_deploy"

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 import postdeploy
-from postdeploy import attest, catalog, configured, signoff, verdict
+from postdeploy import catalog
+from postdeploy.catalog import configured
 from postdeploy.checks.advice import advice
 from postdeploy.config import Api, Environment, Expected
-from postdeploy.results import NOT_CONFIGURED
+from postdeploy.core.results import NOT_CONFIGURED
+from postdeploy.outputs import signoff
+from postdeploy.run import attest, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ["tests_smoke", "tests_db", "tests_metrics", "tests_integrations"]
@@ -26,7 +29,7 @@ class Collector:
         self.found: dict[str, tuple[object, ...]] = {}
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        from postdeploy import markers
+        from postdeploy.pytestplugin import markers
 
         for item in session.items:
             meta = markers.check_meta(item)
@@ -70,7 +73,7 @@ def test_markers_agree_with_the_catalog(suite_checks):
 
 
 def test_every_entry_is_complete():
-    from postdeploy import markers
+    from postdeploy.pytestplugin import markers
 
     assert catalog.PHASES == markers.PHASES and catalog.SEVERITIES == markers.SEVERITIES
     labels = {label for lines in catalog.SIGNOFF.values() for label in lines}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from postdeploy.apiclient import ApiClient
 from postdeploy.checks import metrics, smoke
 from postdeploy.config import Api, Expected, Prometheus, Thresholds
-from postdeploy.promql import PromClient
+from postdeploy.sources.apiclient import ApiClient
+from postdeploy.sources.promql import PromClient
 
 TH = Thresholds(min_requests=50)
 
@@ -107,7 +107,7 @@ def test_version_accepts_a_short_commit_and_names_the_difference():
 
 
 def test_writes_are_refused_without_allow_writes():
-    from postdeploy.apiclient import WritesNotAllowed
+    from postdeploy.sources.apiclient import WritesNotAllowed
 
     api = api_answering({})
     with pytest.raises(WritesNotAllowed, match="--allow-writes"):
@@ -117,7 +117,7 @@ def test_writes_are_refused_without_allow_writes():
 def test_api_surface_without_openapi_is_skipped_with_what_to_configure(tmp_path):
     from postdeploy.checks.surface import check_surface
     from postdeploy.config import Security
-    from postdeploy.pastruns import History
+    from postdeploy.run.pastruns import History
 
     api = api_answering(
         {"/openapi.json": httpx.Response(404, json={"error": {"code": "HTTP_404", "message": "Not Found"}})}
@@ -180,13 +180,13 @@ def test_a_429_is_honoured_once_and_recorded():
     ],
 )
 def test_rate_limit_wait(status, headers, wait):
-    from postdeploy.apiclient import rate_limit_wait
+    from postdeploy.sources.apiclient import rate_limit_wait
 
     assert rate_limit_wait(httpx.Response(status, headers=headers), 10.0) == wait
 
 
 def test_a_retried_check_makes_the_verdict_issues():
-    from postdeploy.verdict import decide
+    from postdeploy.run.verdict import decide
 
     verdict, reasons = decide(
         [{"id": "health", "outcome": "passed", "severity": "critical", "retries": ["GET /x: 429"]}]

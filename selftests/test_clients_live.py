@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 from postdeploy.config import load_environment
-from postdeploy.db import connect
-from postdeploy.errors import BadResponse
-from postdeploy.promql import PromClient
+from postdeploy.core.errors import BadResponse
+from postdeploy.sources.db import connect
+from postdeploy.sources.promql import PromClient
 from sandboxrun import ROOT, Sandbox
 
 

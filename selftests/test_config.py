@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from postdeploy.config import load_environment
-from postdeploy.errors import ConfigError
+from postdeploy.core.errors import ConfigError
 
 MINIMAL = """
 [api]

@@ -20,12 +20,12 @@ from contracts import load, operation
 
 from postdeploy.checks.monitoring import sentry_answers
 from postdeploy.config import Fincra, Grafana, Sentry, Slack
-from postdeploy.errors import TargetUnreachable
-from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrationprobes import fincra_probe
-from postdeploy.redaction import Secret
-from postdeploy.sentryapi import SentryClient, issues_seen_since, search_issues
-from postdeploy.slack import post
+from postdeploy.core.errors import TargetUnreachable
+from postdeploy.core.redaction import Secret
+from postdeploy.sources.grafana import DashboardMissing, GrafanaClient
+from postdeploy.sources.integrationprobes import fincra_probe
+from postdeploy.sources.sentryapi import SentryClient, issues_seen_since, search_issues
+from postdeploy.sources.slack import post
 from sandbox.common import state
 from sandbox.standins.fincra import FincraServer
 from sandbox.standins.grafana import DASHBOARD_UID, GrafanaServer, GrafanaStore

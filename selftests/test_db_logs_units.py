@@ -14,11 +14,11 @@ from postdeploy.checks import capacity, logscan
 from postdeploy.checks.database import judge_connections, pool_limit
 from postdeploy.checks.sentry import error_type, new_types
 from postdeploy.config import Capacity, DbChecks, LogChecks, Logs
-from postdeploy.logpatterns import count_patterns, is_error, normalise, pattern_of, top_patterns
-from postdeploy.logsource import LogSource, parse_line, parse_lines
-from postdeploy.promql import Sample, Series
-from postdeploy.sizehistory import SizeRecord, append, parse, read
-from postdeploy.stats import disagree, fit, flat, growth, per_day, seconds_to_empty, unchanged_tail
+from postdeploy.core.stats import disagree, fit, flat, growth, per_day, seconds_to_empty, unchanged_tail
+from postdeploy.sources.logpatterns import count_patterns, is_error, normalise, pattern_of, top_patterns
+from postdeploy.sources.logsource import LogSource, parse_line, parse_lines
+from postdeploy.sources.promql import Sample, Series
+from postdeploy.sources.sizehistory import SizeRecord, append, parse, read
 
 # -- trends ------------------------------------------------------------------------------
 

@@ -29,8 +29,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from postdeploy import cli, plugin
-from postdeploy.markers import PHASES
+from postdeploy import cli
+from postdeploy.pytestplugin import plugin
+from postdeploy.pytestplugin.markers import PHASES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

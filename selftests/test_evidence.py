@@ -21,7 +21,7 @@ connect_timeout = "0.5s"
 
 CHECKS = """
 import pytest
-from postdeploy.results import passed
+from postdeploy.core.results import passed
 
 @pytest.mark.first15
 @pytest.mark.checklist(1, "ev.one")
@@ -138,7 +138,8 @@ def test_a_partly_deselected_phase_says_how_much_it_ran(suite):
 
 
 def test_exports_of_an_incomplete_run_say_incomplete():
-    from postdeploy import annotation, pushgateway, slack
+    from postdeploy.outputs import annotation, pushgateway
+    from postdeploy.sources import slack
 
     data = {
         "env": "prod",
@@ -176,7 +177,7 @@ def test_verdict_prints_three_reasons_then_the_blocked_count(tmp_path: Path, cap
         {"id": f"c{n}", "outcome": "blocked", "severity": "critical", "blocked_by": "deploy.running"} for n in range(12)
     ]
     checks += [{"id": f"m{n}", "outcome": "failed", "severity": "major", "summary": "bad"} for n in range(4)]
-    from postdeploy.verdict import decide
+    from postdeploy.run.verdict import decide
 
     verdict, reasons = decide(checks)
     assert verdict == "rollback"
@@ -253,8 +254,8 @@ def test_start_up_problems_are_all_listed_one_line_each(suite):
 
 
 def test_a_401_login_names_the_test_user_not_a_rollback():
-    from postdeploy.apiclient import Login
     from postdeploy.checks.smoke import check_login
+    from postdeploy.sources.apiclient import Login
 
     result = check_login(Login(False, 401, 0.05, "POST https://x/api/v1/auth/login answered 401: invalid credentials"))
     assert result.outcome == "failed"
@@ -264,8 +265,8 @@ def test_a_401_login_names_the_test_user_not_a_rollback():
 
 
 def test_dependants_of_a_failed_root_are_blocked_in_the_record():
-    from postdeploy import gates
-    from postdeploy.verdict import decide
+    from postdeploy.core import gates
+    from postdeploy.run.verdict import decide
 
     checks = [
         {
@@ -318,7 +319,7 @@ def test_dependants_of_a_failed_root_are_blocked_in_the_record():
 
 
 def test_database_errors_of_the_same_words_have_one_root():
-    from postdeploy import gates
+    from postdeploy.core import gates
 
     words = "cannot connect to the database: connection refused"
     checks = [

@@ -16,7 +16,7 @@ import pytest
 
 from postdeploy.cli import main as cli
 from postdeploy.config import Job, Prometheus, Thresholds
-from postdeploy.promql import PromClient
+from postdeploy.sources.promql import PromClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,8 +112,8 @@ def test_prometheus_unreachable_is_one_root_and_the_other_metric_checks_are_bloc
 
 def test_prometheus_roots_of_several_workers_become_one_in_the_record():
     """Under xdist each worker finds Prometheus down on its own: the record keeps the first."""
-    from postdeploy import gates
-    from postdeploy.verdict import decide
+    from postdeploy.core import gates
+    from postdeploy.run.verdict import decide
 
     why = "cannot read the error rate: Prometheus http://p:9090/api/v1/query: cannot connect"
     checks = [
@@ -157,7 +157,7 @@ def test_an_unknown_attestation_id_is_named_with_the_known_ones(suite, flag):
 
 
 def test_a_known_attestation_id_with_a_bad_format_still_says_the_format():
-    from postdeploy import attest
+    from postdeploy.run import attest
 
     with pytest.raises(attest.AttestationError, match=r'write support.channels="who: note" \(both needed\)'):
         attest.parse("support.channels=x")
@@ -168,7 +168,7 @@ def test_report_html_links_the_timeline(suite):
     suite.makepyfile(
         test_ok="""
 import pytest
-from postdeploy.results import passed
+from postdeploy.core.results import passed
 
 @pytest.mark.first15
 @pytest.mark.checklist(1, "ev.one")
@@ -188,7 +188,7 @@ def test_one(check):
 
 
 def test_linked_makes_only_markdown_links_links():
-    from postdeploy.reporting import linked
+    from postdeploy.pytestplugin.reporting import linked
 
     assert linked("see [t](../v/timeline.html) & <b>") == 'see <a href="../v/timeline.html">t</a> &amp; &lt;b&gt;'
     assert "<a" not in linked("[x](javascript:alert(1))")
@@ -228,8 +228,8 @@ def test_the_diagnosis_reads_the_checks_window_and_series():
     """Issue 11: "top failing endpoints: none" beside "5xx: 2" (increase() missed a new counter)."""
     from datetime import UTC, datetime
 
-    from postdeploy import diagnostics
     from postdeploy.checks import metrics
+    from postdeploy.outputs import diagnostics
 
     deployed = datetime.fromtimestamp(time.time() - 20, UTC)
     window = metrics.window_since(deployed, time.time(), 900)
@@ -253,9 +253,9 @@ def test_the_diagnosis_reads_the_checks_window_and_series():
 
 
 def test_a_diagnosis_that_could_not_be_gathered_says_so():
-    from postdeploy import diagnostics
     from postdeploy.config import Environment
-    from postdeploy.results import failed
+    from postdeploy.core.results import failed
+    from postdeploy.outputs import diagnostics
 
     label, text = diagnostics._try("CPU and memory", lambda: "")
     assert text == "could not gather: the source answered nothing"
@@ -270,7 +270,7 @@ def test_a_diagnosis_that_could_not_be_gathered_says_so():
 # -- jobs.schedule says "late" only of a job it read -----------------------------------------------
 def test_jobs_schedule_says_late_only_of_jobs_it_read():
     from postdeploy.checks import firsthour
-    from postdeploy.errors import TargetUnreachable
+    from postdeploy.core.errors import TargetUnreachable
 
     class Down:
         def value(self, expr, at=None):

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from postdeploy import charts, reporting, templating, timeline, watch
-from postdeploy.errors import TargetError
-from postdeploy.redaction import Secret
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import Secret
+from postdeploy.outputs import charts, templating, timeline, watch
+from postdeploy.pytestplugin import reporting
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANT = "<script>alert(1)</script>"
@@ -36,7 +37,7 @@ def test_a_planted_script_is_text_in_report_and_timeline(pytester: pytest.Pytest
     pytester.makepyfile(
         test_evil=f"""
 import pytest
-from postdeploy.results import failed
+from postdeploy.core.results import failed
 
 @pytest.mark.first15
 @pytest.mark.checklist(1, "ev.evil")
@@ -117,8 +118,8 @@ def test_importing_the_suite_does_not_load_jinja2() -> None:
     # jinja2 loads at the first render (session end); pytest-html may load it on its own.
     code = (
         "import json, sys\n"
-        "import postdeploy, postdeploy.plugin, postdeploy.reporting, postdeploy.timeline, postdeploy.charts\n"
-        "import postdeploy.watch, postdeploy.finish, postdeploy.cli\n"
+        "import postdeploy, postdeploy.pytestplugin.plugin, postdeploy.pytestplugin.reporting, postdeploy.outputs.timeline, postdeploy.outputs.charts\n"
+        "import postdeploy.outputs.watch, postdeploy.pytestplugin.finish, postdeploy.cli\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('jinja2', 'markupsafe'))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

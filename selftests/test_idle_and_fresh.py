@@ -9,9 +9,9 @@ import pytest
 
 from postdeploy.checks import baseline, capacity, database, firsthour
 from postdeploy.config import Baseline, Capacity, DbChecks, Thresholds, load_environment
-from postdeploy.db import connect
-from postdeploy.errors import ConfigError
-from postdeploy.promql import PromClient
+from postdeploy.core.errors import ConfigError
+from postdeploy.sources.db import connect
+from postdeploy.sources.promql import PromClient
 from sandbox.common.state import DB_APP_USER
 from sandboxrun import ROOT, Sandbox
 

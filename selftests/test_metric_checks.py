@@ -10,8 +10,8 @@ import pytest
 from postdeploy.checks import baseline, firsthour
 from postdeploy.checks.metrics import Window
 from postdeploy.config import Job, Prometheus, Thresholds, load_environment
-from postdeploy.pastruns import History
-from postdeploy.promql import PromClient
+from postdeploy.run.pastruns import History
+from postdeploy.sources.promql import PromClient
 
 TH = Thresholds(min_requests=50)
 
@@ -119,7 +119,7 @@ def test_jobs_late_fresh_and_unknown():
 
 def test_a_job_metric_that_cannot_be_read_is_inconclusive_never_late():
     """Issue 11: jobs.schedule said "late" when it could not read the metric."""
-    from postdeploy.errors import TargetUnreachable
+    from postdeploy.core.errors import TargetUnreachable
 
     class Down:
         def value(self, expr, at=None):

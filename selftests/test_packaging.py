@@ -35,9 +35,10 @@ def test_the_wheel_holds_no_sandbox_module(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"pip wheel failed:\n{proc.stdout}\n{proc.stderr}"
     (wheel,) = dist.glob("postdeploy-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "postdeploy/__init__.py" in names and "postdeploy/plugin.py" in names
-    templates = {f"postdeploy/templates/{t.name}" for t in (ROOT / "postdeploy" / "templates").glob("*.j2")}
+    assert "postdeploy/__init__.py" in names and "postdeploy/pytestplugin/plugin.py" in names
+    templates = {f"postdeploy/outputs/templates/{t.name}" for t in (ROOT / "postdeploy" / "outputs" / "templates").glob("*.j2")}
     assert templates and templates <= set(names), f"the wheel lacks templates: {sorted(templates - set(names))}"
+    assert "postdeploy/outputs/report.css" in names, "the wheel lacks report.css"
     assert not [n for n in names if _is_sandbox(n)], f"the wheel ships sandbox files: {[n for n in names if _is_sandbox(n)]}"
     top_level = {n.split("/")[0] for n in names if not n.endswith(".dist-info/RECORD")}
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"postdeploy"}
@@ -48,7 +49,7 @@ def test_importing_postdeploy_loads_no_sandbox_module() -> None:
     code = (
         "import importlib.util, json, sys\n"
         "assert importlib.util.find_spec('sandbox') is not None, 'sandbox is not importable here'\n"
-        "import postdeploy, postdeploy.plugin, postdeploy.cli\n"
+        "import postdeploy, postdeploy.pytestplugin.plugin, postdeploy.cli\n"
         "print(json.dumps(sorted(m for m in sys.modules if m == 'sandbox' or m.startswith('sandbox.'))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postdeploy.checks.metrics import rate_of, window_since
-from postdeploy.durations import parse_duration, promql_duration
-from postdeploy.errors import BadResponse
-from postdeploy.logsource import LEVELS, normalise_level, parse_line, parse_lines, since
-from postdeploy.promql import parse_response, parse_vector
-from postdeploy.redaction import MASK, Secret, redact
-from postdeploy.verdict import decide
+from postdeploy.core.durations import parse_duration, promql_duration
+from postdeploy.core.errors import BadResponse
+from postdeploy.core.redaction import MASK, Secret, redact
+from postdeploy.run.verdict import decide
+from postdeploy.sources.logsource import LEVELS, normalise_level, parse_line, parse_lines, since
+from postdeploy.sources.promql import parse_response, parse_vector
 
 # -- durations ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ connect_timeout = "0.5s"
 
 CHECKS = """
 import pytest
-from postdeploy.apiclient import WritesNotAllowed
+from postdeploy.sources.apiclient import WritesNotAllowed
 
 @pytest.mark.first15
 @pytest.mark.checklist(10, "reader")
@@ -100,7 +100,7 @@ import pytest
 @pytest.mark.checklist(1, "first")
 @pytest.mark.severity("major")
 def test_first(check):
-    from postdeploy.results import passed
+    from postdeploy.core.results import passed
     check.judge(passed("done"))
 
 @pytest.mark.first15
@@ -125,7 +125,7 @@ def test_a_killed_run_leaves_a_record_of_what_completed(suite: pytest.Pytester):
 
 
 def test_rollback_signoff_names_the_previous_good_release():
-    from postdeploy.signoff import render
+    from postdeploy.outputs.signoff import render
 
     record = {
         "env": "prod",

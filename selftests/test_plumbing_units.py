@@ -10,15 +10,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from postdeploy import promqueries, stats
 from postdeploy.checks.baseline import snapshot_queries
 from postdeploy.checks.firsthour import endpoint_queries
 from postdeploy.checks.loadprobe import server_p50_query
 from postdeploy.checks.metrics import Window, error_rate_queries
-from postdeploy.errors import BadResponse, ConfigError, TargetTimeout, TargetUnreachable
-from postdeploy.httpjson import JsonClient, verify_with
-from postdeploy.pastruns import History, record_folders
-from postdeploy.timeline import records
+from postdeploy.core import stats
+from postdeploy.core.errors import BadResponse, ConfigError, TargetTimeout, TargetUnreachable
+from postdeploy.outputs.timeline import records
+from postdeploy.run.pastruns import History, record_folders
+from postdeploy.sources import promqueries
+from postdeploy.sources.httpjson import JsonClient, verify_with
 
 
 def client(handler, **kwargs) -> JsonClient:
@@ -73,7 +74,7 @@ def test_json_answers_keep_their_status_and_the_token_is_sent():
         seen["auth"] = request.headers.get("authorization")
         return httpx.Response(404, json={"message": "not found"})
 
-    from postdeploy.redaction import Secret
+    from postdeploy.core.redaction import Secret
 
     got = client(answer, base_url="http://127.0.0.1:9/", token=Secret("t0ken", "test")).get_json("/a")
     assert (got.status, got.body, got.url) == (404, {"message": "not found"}, "http://127.0.0.1:9/a")

@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postdeploy import charts, diagnostics
 from postdeploy.checks import alerts, capacity, firsthour
 from postdeploy.checks.metrics import Window
 from postdeploy.config import AlertsReview, Capacity, Prometheus, Thresholds
-from postdeploy.errors import BadResponse
-from postdeploy.promql import MAX_POINTS, PromClient, range_params, range_step
+from postdeploy.core.errors import BadResponse
+from postdeploy.outputs import charts, diagnostics
+from postdeploy.sources.promql import MAX_POINTS, PromClient, range_params, range_step
 from sandbox.common import state
 from sandbox.infra.prometheus import PrometheusServer
 

@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from postdeploy import allurecats, channel, cli, pushgateway, results
-from postdeploy.runmodel import (
+from postdeploy import cli
+from postdeploy.core import results
+from postdeploy.outputs import allurecats, pushgateway
+from postdeploy.run import channel
+from postdeploy.run.runmodel import (
     EXIT,
     SCHEMA,
     USAGE,
@@ -19,7 +22,7 @@ from postdeploy.runmodel import (
     normalized,
     worst,
 )
-from postdeploy.verdict import final_verdict
+from postdeploy.run.verdict import final_verdict
 
 
 def test_worst_outcome_and_verdict_win():

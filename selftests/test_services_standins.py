@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from postdeploy.config import Fincra, Grafana, Smtp
-from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrationprobes import fincra_probe, smtp_probe
-from postdeploy.redaction import Secret
+from postdeploy.core.redaction import Secret
+from postdeploy.sources.grafana import DashboardMissing, GrafanaClient
+from postdeploy.sources.integrationprobes import fincra_probe, smtp_probe
 from sandbox.common import state
 from sandbox.infra import certs
 from sandbox.standins.fincra import FincraServer

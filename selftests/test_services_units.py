@@ -16,9 +16,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postdeploy import stats
-from postdeploy.alertmanager import AlertmanagerClient, parse_alerts
-from postdeploy.apiclient import ApiClient
 from postdeploy.checks import alerts, loadprobe, monitoring
 from postdeploy.config import (
     Alertmanager,
@@ -31,11 +28,14 @@ from postdeploy.config import (
     User,
     load_environment,
 )
-from postdeploy.errors import BadResponse, ConfigError
-from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.integrationprobes import fincra_probe, parse_http_spec, smtp_probe
-from postdeploy.promql import Series
-from postdeploy.redaction import Secret
+from postdeploy.core import stats
+from postdeploy.core.errors import BadResponse, ConfigError
+from postdeploy.core.redaction import Secret
+from postdeploy.sources.alertmanager import AlertmanagerClient, parse_alerts
+from postdeploy.sources.apiclient import ApiClient
+from postdeploy.sources.grafana import DashboardMissing, GrafanaClient
+from postdeploy.sources.integrationprobes import fincra_probe, parse_http_spec, smtp_probe
+from postdeploy.sources.promql import Series
 
 HTML = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 

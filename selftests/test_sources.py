@@ -14,9 +14,9 @@ import pytest
 
 from postdeploy.checks import logs as log_checks
 from postdeploy.config import Logs, Runtime
-from postdeploy.errors import TargetError, TargetUnreachable
-from postdeploy.logsource import LogSource
-from postdeploy.runtime import process_status, status
+from postdeploy.core.errors import TargetError, TargetUnreachable
+from postdeploy.sources.logsource import LogSource
+from postdeploy.sources.runtime import process_status, status
 
 DEPLOYED = datetime(2026, 11, 27, 1, 0, 0, tzinfo=UTC)
 

@@ -15,14 +15,14 @@ import httpx
 import pytest
 from test_config import load
 
-from postdeploy import throttle
-from postdeploy.apiclient import ApiClient
 from postdeploy.checks import logs as log_checks
 from postdeploy.config import Api, Database, Logs, ThrottleSignal
-from postdeploy.errors import ConfigError, TargetTimeout, TargetUnreachable
-from postdeploy.logsource import LogSource
-from postdeploy.results import failed
-from postdeploy.verdict import decide
+from postdeploy.core.errors import ConfigError, TargetTimeout, TargetUnreachable
+from postdeploy.core.results import failed
+from postdeploy.run.verdict import decide
+from postdeploy.sources import throttle
+from postdeploy.sources.apiclient import ApiClient
+from postdeploy.sources.logsource import LogSource
 
 BASE = "http://api.test"
 GENERIC_500 = {"error": {"code": "INTERNAL_ERROR", "message": "An unexpected error occurred", "status": 500}}
@@ -125,7 +125,7 @@ def test_a_body_signal_without_a_log_pattern_and_a_plain_429():
 def test_a_throttled_login_stays_evidence_for_the_checks_that_need_its_token():
     api = client(lambda req: httpx.Response(429), max_retry_wait=0)
     from postdeploy.config import User
-    from postdeploy.redaction import Secret
+    from postdeploy.core.redaction import Secret
 
     api = ApiClient(
         Api(base_url=BASE, user=User("u@x.test", Secret("pw", "test")), max_retry_wait=0),
@@ -230,7 +230,7 @@ def test_without_a_database_a_hang_is_the_service():
 
 
 def test_the_database_probe_is_bounded_and_names_a_database_that_never_answers():
-    from postdeploy.db import probe
+    from postdeploy.sources.db import probe
 
     with socket.socket() as hung:  # listens, never accepts: the handshake never comes
         hung.bind(("127.0.0.1", 0))

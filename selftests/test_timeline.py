@@ -13,11 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from postdeploy import annotation, budget, charts, cli, pushgateway, slack, timeline
+from postdeploy import cli
 from postdeploy.config import Budget, Grafana, GrafanaAnnotation, Pushgateway, Slack, load_environment
-from postdeploy.errors import TargetError
-from postdeploy.redaction import Secret, redact
-from postdeploy.verdict import final_verdict
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import Secret, redact
+from postdeploy.outputs import annotation, charts, pushgateway, timeline
+from postdeploy.run import budget
+from postdeploy.run.verdict import final_verdict
+from postdeploy.sources import slack
 from sandbox.standins.slack import BOT, TEAM, SlackServer
 
 
@@ -138,7 +141,7 @@ def test_chart_queries_are_the_checks_queries_in_range_form():
         return httpx.Response(200, json={"status": "success", "data": {"resultType": "matrix", "result": matrix}})
 
     from postdeploy.config import Prometheus
-    from postdeploy.promql import PromClient
+    from postdeploy.sources.promql import PromClient
 
     prom = PromClient(Prometheus(url="http://prom.test", job="api"), transport=httpx.MockTransport(handler))
     span = charts.span_for(1000.0, 990.0, 30.0, 5.0, 120)
@@ -277,8 +280,8 @@ def test_charts_say_why_when_prometheus_cannot_be_asked(tmp_path: Path):
 
 
 def test_slack_verdict_links_the_published_report(slack_standin: SlackServer, tmp_path: Path):
-    from postdeploy import finish
     from postdeploy.config import Api, Environment
+    from postdeploy.pytestplugin import finish
 
     cfg = Slack(webhook=Secret(slack_standin.webhook_url, "$HOOK"), report_url="https://ci.example/artifacts/reports/")
     env = Environment(name="prod", path="prod.toml", api=Api(base_url="http://x"), slack=cfg)

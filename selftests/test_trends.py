@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postdeploy import stats
 from postdeploy.checks import trends
 from postdeploy.checks.baseline import compare, key_actions
 from postdeploy.checks.firsthour import combine, recent_window, too_young
 from postdeploy.config import Baseline, Thresholds, Windows
-from postdeploy.results import failed, inconclusive, passed
+from postdeploy.core import stats
+from postdeploy.core.results import failed, inconclusive, passed
 
 # After test_plugin.py's in-process pytester sessions hypothesis believes plugins are still
 # initialising and warns that strategies are evaluated "at import time": a false alarm here.

@@ -1,4 +1,4 @@
-"""The watch's sequential decision (postdeploy/watch.py): data we construct, a fake clock, no sandbox."""
+"""The watch's sequential decision (postdeploy/outputs/watch.py): data we construct, a fake clock, no sandbox."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postdeploy import watch
-from postdeploy.results import Result, failed, passed
+from postdeploy.core.results import Result, failed, passed
+from postdeploy.outputs import watch
 
 POLICY = watch.Policy(major=0.01, rollback=0.10, alpha=0.01, beta=0.01, min_requests=50, min_latency_requests=50)
 

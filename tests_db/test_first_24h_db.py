@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postdeploy.checks import database
-from postdeploy.sizehistory import history_path
+from postdeploy.sources.sizehistory import history_path
 
 pytestmark = pytest.mark.first_24h
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postdeploy.checks import capacity
-from postdeploy.sizehistory import history_path
+from postdeploy.sources.sizehistory import history_path
 
 pytestmark = pytest.mark.weekly
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from postdeploy import diagnostics
 from postdeploy.checks import baseline, firsthour
-from postdeploy.durations import human
+from postdeploy.core.durations import human
+from postdeploy.outputs import diagnostics
 
 
 @pytest.mark.daily

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from postdeploy import diagnostics
 from postdeploy.checks import metrics
+from postdeploy.outputs import diagnostics
 
 pytestmark = pytest.mark.first15
 

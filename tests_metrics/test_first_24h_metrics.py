@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from postdeploy import diagnostics
 from postdeploy.checks import baseline, database, firsthour, metrics
-from postdeploy.results import Result
+from postdeploy.core.results import Result
+from postdeploy.outputs import diagnostics
 
 pytestmark = pytest.mark.first_24h
 

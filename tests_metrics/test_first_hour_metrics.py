@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from postdeploy import diagnostics
 from postdeploy.checks import baseline, firsthour
-from postdeploy.errors import TargetError
-from postdeploy.results import failed
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import failed
+from postdeploy.outputs import diagnostics
 
 pytestmark = pytest.mark.first_hour
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postdeploy import attest
+from postdeploy.run import attest
 
 
 @pytest.mark.pre_deploy

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from postdeploy.checks import backups, release
-from postdeploy.pastruns import History
+from postdeploy.run.pastruns import History
 
 pytestmark = pytest.mark.pre_deploy
 

@@ -4,7 +4,7 @@ For every check: the guide's item, its phases and severity (the markers in tests
 a self-test compares them), what it passes on (the README's tables are generated from this),
 the line of the guide's sign-off template it stands for, what to do when it fails (shown under
 a failure as "next:"), what it needs configured (a check without it is skipped as "not
-configured", see postdeploy.configured) and, for a manual item, what a person attests.
+configured", see postdeploy.catalog.configured) and, for a manual item, what a person attests.
 
 The entries live in one module per README group (`group_first15.py`, ...); the vocabulary
 (`Spec`, PHASES, SIGNOFF, NEEDS, ...) in `spec.py`.

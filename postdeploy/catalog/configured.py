@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from postdeploy import catalog
-from postdeploy.results import Result, not_configured
+from postdeploy.core.results import Result, not_configured
 
 if TYPE_CHECKING:
     from postdeploy.config import Environment

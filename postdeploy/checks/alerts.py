@@ -7,15 +7,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from postdeploy import configured
-from postdeploy.alertmanager import AlertmanagerClient, PrometheusAlerts, parse_prometheus_alerts
+from postdeploy.catalog import configured
 from postdeploy.checks.advice import advice
 from postdeploy.config import Alertmanager, AlertsReview, Environment
-from postdeploy.durations import human
-from postdeploy.errors import TargetError
-from postdeploy.promql import MAX_POINTS, PromClient, Series, range_step
-from postdeploy.results import Result, failed, passed, unreachable
-from postdeploy.sentryapi import SentryClient, issues_seen_since
+from postdeploy.core.durations import human
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, passed, unreachable
+from postdeploy.sources.alertmanager import AlertmanagerClient, PrometheusAlerts, parse_prometheus_alerts
+from postdeploy.sources.promql import MAX_POINTS, PromClient, Series, range_step
+from postdeploy.sources.sentryapi import SentryClient, issues_seen_since
 
 
 def morning(env: Environment, fixture: Callable[[str], Any]) -> Result:

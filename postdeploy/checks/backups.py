@@ -10,15 +10,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from postdeploy import restore as rs
-from postdeploy.backupfiles import Backup, BackupError, list_backups, read_back
 from postdeploy.checks.advice import advice
 from postdeploy.config import Backups, Database, Restore
-from postdeploy.durations import human
-from postdeploy.errors import TargetError
-from postdeploy.pastruns import History
-from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, passed
+from postdeploy.core.durations import human
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result, failed, inconclusive, passed
+from postdeploy.run.pastruns import History
+from postdeploy.sources import restore as rs
+from postdeploy.sources.backupfiles import Backup, BackupError, list_backups, read_back
 
 
 def _age(seconds: float) -> str:
@@ -82,7 +82,7 @@ def source_counts(db: Database | None, tables: list[str]) -> tuple[dict[str, int
     """Row counts of the key tables in the live database (read-only session), or why there are none."""
     if db is None:
         return {}, "no [database] configured: restored counts not compared"
-    from postdeploy.db import connect
+    from postdeploy.sources.db import connect
 
     try:
         conn = connect(db)

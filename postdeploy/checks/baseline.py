@@ -10,15 +10,15 @@ import math
 import time
 from typing import Any
 
-from postdeploy import promqueries
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.config import Baseline, Environment, Thresholds
-from postdeploy.durations import human, promql_duration
-from postdeploy.errors import TargetError
-from postdeploy.pastruns import History
-from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.core.durations import human, promql_duration
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.run.pastruns import History
+from postdeploy.sources import promqueries
+from postdeploy.sources.promql import PromClient
 
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 

@@ -1,6 +1,6 @@
 """Item 28, capacity planning: database growth rate and when the disk or the database fills.
 
-- Database: the growth rate comes from the size history (`postdeploy.sizehistory`, written
+- Database: the growth rate comes from the size history (`postdeploy.sources.sizehistory`, written
   by `db.size`) plus a reading taken now, over at most `history_lookback`, and needs a span
   of at least `min_span` (a rate from two readings a minute apart is noise).
 - Disk: `node_filesystem_avail_bytes` / `node_filesystem_size_bytes` (node_exporter's
@@ -18,17 +18,17 @@ from typing import Any
 
 import psycopg
 
-from postdeploy import promqueries
 from postdeploy.checks.advice import advice
 from postdeploy.checks.database import SIZE_SQL, rows
 from postdeploy.config import Capacity
-from postdeploy.durations import human_bytes, human_days
-from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient, range_step
-from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, not_configured, passed
-from postdeploy.sizehistory import read
-from postdeploy.stats import fit, per_day, seconds_to_empty
+from postdeploy.core.durations import human_bytes, human_days
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result, failed, inconclusive, not_configured, passed
+from postdeploy.core.stats import fit, per_day, seconds_to_empty
+from postdeploy.sources import promqueries
+from postdeploy.sources.promql import PromClient, range_step
+from postdeploy.sources.sizehistory import read
 
 MIN_POINTS = 5
 

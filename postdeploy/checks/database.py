@@ -5,7 +5,7 @@ Connections are read from two sources that must tell the same story: the service
 When they disagree badly, or the gauge reads 0 while the database has the app's sessions,
 the check says so: a dashboard built on a dead metric is a finding, not a pass.
 
-Every session here is the read-only one of `postdeploy.db.connect`; each query runs in
+Every session here is the read-only one of `postdeploy.sources.db.connect`; each query runs in
 its own short transaction (pg_stat_activity is a per-transaction snapshot).
 """
 
@@ -19,16 +19,16 @@ from typing import Any
 
 import psycopg
 
-from postdeploy import promqueries
 from postdeploy.checks.advice import advice
 from postdeploy.config import DbChecks
-from postdeploy.durations import human_bytes
-from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient, range_step
-from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, passed, unreachable
-from postdeploy.sizehistory import SizeRecord, append, read
-from postdeploy.stats import disagree, fit, flat, growth, unchanged_tail
+from postdeploy.core.durations import human_bytes
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.core.stats import disagree, fit, flat, growth, unchanged_tail
+from postdeploy.sources import promqueries
+from postdeploy.sources.promql import PromClient, range_step
+from postdeploy.sources.sizehistory import SizeRecord, append, read
 
 MIN_POINTS = 5
 

@@ -12,15 +12,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from postdeploy import promqueries, stats
 from postdeploy.checks import trends
 from postdeploy.checks.advice import advice
 from postdeploy.checks.metrics import Window
 from postdeploy.config import Environment, Job, Thresholds, Windows
-from postdeploy.durations import human, promql_duration
-from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient, range_step
-from postdeploy.results import Result, failed, inconclusive, not_configured, passed, unreachable
+from postdeploy.core import stats
+from postdeploy.core.durations import human, promql_duration
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, inconclusive, not_configured, passed, unreachable
+from postdeploy.sources import promqueries
+from postdeploy.sources.promql import PromClient, range_step
 
 MB = 1024 * 1024
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import Integrations
-from postdeploy.integrationprobes import Probe, fincra_probe, http_probe, smtp_probe
-from postdeploy.results import Result, failed, not_configured, passed
+from postdeploy.core.results import Result, failed, not_configured, passed
+from postdeploy.sources.integrationprobes import Probe, fincra_probe, http_probe, smtp_probe
 
 
 def probe_all(cfg: Integrations) -> list[Probe]:

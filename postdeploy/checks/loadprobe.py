@@ -18,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from postdeploy import promqueries
-from postdeploy.apiclient import ApiClient
 from postdeploy.checks.advice import advice
 from postdeploy.config import LoadProbe
-from postdeploy.errors import TargetError
-from postdeploy.results import Result, failed, inconclusive, not_configured, passed
-from postdeploy.stats import percentile
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, inconclusive, not_configured, passed
+from postdeploy.core.stats import percentile
+from postdeploy.sources import promqueries
+from postdeploy.sources.apiclient import ApiClient
 
 HARD_MAX_COUNT = 2000
 HARD_MAX_CONCURRENCY = 16

@@ -6,10 +6,10 @@ import re
 from datetime import datetime
 
 from postdeploy.checks.advice import advice
-from postdeploy.errors import TargetError
-from postdeploy.logsource import LogLine, LogSource
-from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, passed, unreachable
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result, failed, passed, unreachable
+from postdeploy.sources.logsource import LogLine, LogSource
 
 STARTUP_LINES = ("Starting Amani Escrow Backend...", "Database initialized successfully")
 BAD_LEVELS = ("ERROR", "CRITICAL")

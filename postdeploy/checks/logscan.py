@@ -13,11 +13,11 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import LogChecks
-from postdeploy.errors import TargetError
-from postdeploy.logpatterns import count_patterns, is_error, top_patterns
-from postdeploy.logsource import LogLine, LogSource
-from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.sources.logpatterns import count_patterns, is_error, top_patterns
+from postdeploy.sources.logsource import LogLine, LogSource
 
 
 def window_start(now: datetime, window: float, deployed_at: datetime | None) -> tuple[datetime, str]:

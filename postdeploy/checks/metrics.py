@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from postdeploy import promqueries
 from postdeploy.checks.advice import advice
 from postdeploy.config import Thresholds
-from postdeploy.durations import promql_duration
-from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.core.durations import promql_duration
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, inconclusive, passed, unreachable
+from postdeploy.sources import promqueries
+from postdeploy.sources.promql import PromClient
 
 # prometheus_client derives the start time from the kernel's whole-second boot time.
 START_TIME_SLACK = 5.0
@@ -140,7 +140,7 @@ def _judge_error_rate(
 ) -> Result:
     """Inconclusive below the minimum sample; failed (critical past the rollback bound) at the threshold."""
     total = requests + unhandled
-    # The counts a watch decides on (postdeploy/watch.py); a later run may read them back too.
+    # The counts a watch decides on (postdeploy/outputs/watch.py); a later run may read them back too.
     counts = {"requests": total, "errors": e5 + unhandled}
     if total < th.min_requests:
         return inconclusive(

@@ -14,12 +14,12 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import Environment, Sentry
-from postdeploy.errors import TargetError
-from postdeploy.grafana import DashboardMissing, GrafanaClient
-from postdeploy.httpjson import JsonClient, message_of
-from postdeploy.logsource import LogSource
-from postdeploy.promql import PromClient
-from postdeploy.results import Result, failed, not_configured, passed
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, not_configured, passed
+from postdeploy.sources.grafana import DashboardMissing, GrafanaClient
+from postdeploy.sources.httpjson import JsonClient, message_of
+from postdeploy.sources.logsource import LogSource
+from postdeploy.sources.promql import PromClient
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ URL is a secret and never appears in the result, only "the Slack webhook".
 
 from __future__ import annotations
 
-from postdeploy import slack
 from postdeploy.checks.advice import advice
 from postdeploy.config import Environment
-from postdeploy.errors import TargetError
-from postdeploy.record import who
-from postdeploy.results import Result, not_configured, passed, unreachable
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, not_configured, passed, unreachable
+from postdeploy.run.record import who
+from postdeploy.sources import slack
 
 
 def notify_team(env: Environment) -> Result:

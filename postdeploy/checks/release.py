@@ -8,8 +8,8 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import Changes, Expected, Staging
-from postdeploy.pastruns import History
-from postdeploy.results import Result, failed, passed
+from postdeploy.core.results import Result, failed, passed
+from postdeploy.run.pastruns import History
 
 
 class GitError(Exception):

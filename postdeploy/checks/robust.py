@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
-from postdeploy.apiclient import ApiClient
 from postdeploy.catalog import advice
-from postdeploy.errors import TargetError, TargetTimeout
-from postdeploy.results import Result, from_problems
+from postdeploy.core.errors import TargetError, TargetTimeout
+from postdeploy.core.results import Result, from_problems
+from postdeploy.sources.apiclient import ApiClient
 
 ADVICE = advice("input.robust")
 

@@ -12,14 +12,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from postdeploy.apiclient import ApiClient
 from postdeploy.catalog import advice
 from postdeploy.config import Security
-from postdeploy.errors import TargetError
-from postdeploy.httpjson import JsonClient
-from postdeploy.redaction import redact
-from postdeploy.results import Result, failed, from_problems, passed, unreachable
-from postdeploy.tlsprobe import probe
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result, failed, from_problems, passed, unreachable
+from postdeploy.sources.apiclient import ApiClient
+from postdeploy.sources.httpjson import JsonClient
+from postdeploy.sources.tlsprobe import probe
 
 ADVICE_TLS = advice("tls.cert")
 ADVICE_REDIRECT = advice("tls.redirect")

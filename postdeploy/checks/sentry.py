@@ -7,9 +7,9 @@ from typing import Any
 
 from postdeploy.checks.advice import advice
 from postdeploy.config import SentryReview
-from postdeploy.errors import TargetError
-from postdeploy.results import Result, failed, passed, unreachable
-from postdeploy.sentryapi import SentryClient, search_issues
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, passed, unreachable
+from postdeploy.sources.sentryapi import SentryClient, search_issues
 
 
 def new_issues(client: SentryClient, deployed_at: datetime | None, window: float) -> Result:

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from postdeploy.apiclient import ApiClient, Login, error_text, json_body
 from postdeploy.checks.advice import advice
 from postdeploy.config import Expected
-from postdeploy.errors import TargetError
-from postdeploy.results import UNREACHABLE, Result, failed, passed, unreachable
-from postdeploy.runtime import RuntimeStatus
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import UNREACHABLE, Result, failed, passed, unreachable
+from postdeploy.sources.apiclient import ApiClient, Login, error_text, json_body
+from postdeploy.sources.runtime import RuntimeStatus
 
 HEALTHY = "healthy"
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from postdeploy.apiclient import ApiClient, error_text, json_body
 from postdeploy.catalog import advice
 from postdeploy.config import Security
-from postdeploy.errors import TargetError
-from postdeploy.pastruns import History
-from postdeploy.results import Result, failed, passed, skipped, unreachable
+from postdeploy.core.errors import TargetError
+from postdeploy.core.results import Result, failed, passed, skipped, unreachable
+from postdeploy.run.pastruns import History
+from postdeploy.sources.apiclient import ApiClient, error_text, json_body
 
 ADVICE = advice("api.surface")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")

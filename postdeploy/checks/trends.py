@@ -1,6 +1,6 @@
 """The judgements of the later phases: baseline tolerances with floors, minimum samples, business rates.
 
-The statistics under them (slopes, Poisson) are in `postdeploy.stats`.
+The statistics under them (slopes, Poisson) are in `postdeploy.core.stats`.
 
 Plain functions without I/O, so that they are unit- and property-tested on their own.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from postdeploy.durations import human
-from postdeploy.stats import poisson_cdf
+from postdeploy.core.durations import human
+from postdeploy.core.stats import poisson_cdf
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from postdeploy.config.settings import (
     Watch,
     Windows,
 )
-from postdeploy.config.sources import (
+from postdeploy.config.targets import (
     Alertmanager,
     Api,
     Backups,

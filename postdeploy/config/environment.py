@@ -28,7 +28,7 @@ from postdeploy.config.settings import (
     Watch,
     Windows,
 )
-from postdeploy.config.sources import (
+from postdeploy.config.targets import (
     Alertmanager,
     Api,
     Backups,
@@ -43,7 +43,7 @@ from postdeploy.config.sources import (
     Sentry,
     Slack,
 )
-from postdeploy.redaction import redact
+from postdeploy.core.redaction import redact
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from typing import Any
 
 from postdeploy.config.environment import Environment
 from postdeploy.config.units import Duration
-from postdeploy.durations import parse_duration
-from postdeploy.errors import ConfigError
-from postdeploy.redaction import Secret
+from postdeploy.core.durations import parse_duration
+from postdeploy.core.errors import ConfigError
+from postdeploy.core.redaction import Secret
 
 ENV_VAR = "POSTDEPLOY_ENV"
 ENV_DIR_VAR = "POSTDEPLOY_ENV_DIR"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from postdeploy.config.units import Duration
-from postdeploy.terms import PHASES
+from postdeploy.core.terms import PHASES
 
 
 @dataclass(frozen=True)
@@ -346,7 +346,7 @@ class Watch:
     """`--watch`: the sequential decision's error probabilities, and what `--watch-traffic` may call."""
 
     # The chance of ending a watch on a rate that is at the bound (alpha), and of not
-    # ending it on one at `margin` x the bound (beta): Wald's SPRT (postdeploy/watch.py).
+    # ending it on one at `margin` x the bound (beta): Wald's SPRT (postdeploy/outputs/watch.py).
     alpha: float = 0.01
     beta: float = 0.01
     margin: float = 2.0

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from postdeploy.config.units import Duration, parse_rate
-from postdeploy.redaction import Secret
+from postdeploy.core.redaction import Secret
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from postdeploy import results
-from postdeploy.runmodel import CheckEntry, Outcome
+from postdeploy.core import results
+from postdeploy.run.runmodel import CheckEntry, Outcome
 
 TAG = "[postdeploy category: {}]"
 # key -> (category name, Allure statuses it matches); in the order Allure shows them.

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from postdeploy.config import Grafana, GrafanaAnnotation
-from postdeploy.grafana import GrafanaClient
-from postdeploy.redaction import redact
+from postdeploy.core.redaction import redact
+from postdeploy.sources.grafana import GrafanaClient
 
 
 def body(cfg: GrafanaAnnotation, data: dict[str, Any], deployed_at: datetime | None) -> dict[str, Any]:

@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from postdeploy import templating
 from postdeploy.checks.metrics import Window, error_rate_queries, latency_queries, rate_of
 from postdeploy.config import Environment
-from postdeploy.durations import promql_duration
-from postdeploy.errors import TargetError
-from postdeploy.promql import PromClient, Series, range_step
+from postdeploy.core.durations import promql_duration
+from postdeploy.core.errors import TargetError
+from postdeploy.outputs import templating
+from postdeploy.sources.promql import PromClient, Series, range_step
 
 WIDTH, HEIGHT = 560, 200
 LEFT, RIGHT, TOP, BOTTOM = 58, 12, 26, 34

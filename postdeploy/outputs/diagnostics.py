@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from postdeploy import promqueries
 from postdeploy.checks.metrics import Window
 from postdeploy.config import Environment
-from postdeploy.durations import human
-from postdeploy.errors import PostdeployError
-from postdeploy.promql import PromClient, range_step
-from postdeploy.redaction import redact
-from postdeploy.results import Result
+from postdeploy.core.durations import human
+from postdeploy.core.errors import PostdeployError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result
+from postdeploy.sources import promqueries
+from postdeploy.sources.promql import PromClient, range_step
 
 SLOWEST_SQL = (
     "SELECT round(mean_exec_time::numeric, 1) AS mean_ms, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) "

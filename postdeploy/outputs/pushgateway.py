@@ -20,10 +20,10 @@ from urllib.parse import quote
 import httpx
 
 from postdeploy.config import Pushgateway
-from postdeploy.errors import TargetError
-from postdeploy.httpjson import JsonClient, snippet
-from postdeploy.redaction import redact
-from postdeploy.runmodel import EXIT, NO_RECORD, entries
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.run.runmodel import EXIT, NO_RECORD, entries
+from postdeploy.sources.httpjson import JsonClient, snippet
 
 
 def _label(value: Any) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from postdeploy import budget, catalog, watch
-from postdeploy.attest import attested, pending
-from postdeploy.runmodel import Outcome, entries, worst
+from postdeploy import catalog
+from postdeploy.outputs import watch
+from postdeploy.run import budget
+from postdeploy.run.attest import attested, pending
+from postdeploy.run.runmodel import Outcome, entries, worst
 
 # The guide's template, each line with the checks that stand for it (postdeploy.catalog).
 TEMPLATE: dict[str, list[tuple[str, tuple[str, ...]]]] = catalog.signoff_template()

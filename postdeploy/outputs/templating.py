@@ -1,4 +1,4 @@
-"""HTML from the package's jinja2 templates (postdeploy/templates/): escaped and redacted by construction.
+"""HTML from the package's jinja2 templates (postdeploy/outputs/templates/): escaped and redacted by construction.
 
 Every page or fragment the suite writes as HTML (the report's summary, the charts, the watch
 table, the timeline) is a template rendered here, never an f-string. The environment
@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from postdeploy.redaction import redact
+from postdeploy.core.redaction import redact
 
 if TYPE_CHECKING:
     import jinja2
@@ -34,7 +34,7 @@ def environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("postdeploy", "templates"),
+        loader=jinja2.PackageLoader("postdeploy.outputs", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -44,5 +44,5 @@ def environment() -> jinja2.Environment:
 
 
 def render(name: str, **context: Any) -> str:
-    """Render the template `name` (a file in postdeploy/templates/) with `context`; return redacted HTML."""
+    """Render the template `name` (a file in postdeploy/outputs/templates/) with `context`; return redacted HTML."""
     return redact(environment().get_template(name).render(**context))

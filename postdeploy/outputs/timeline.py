@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from postdeploy import templating
-from postdeploy.pastruns import record_folders
-from postdeploy.runmodel import BAD, Verdict, verdict_of, worst
-from postdeploy.terms import PHASES, VERDICT_COLOURS
+from postdeploy.core.terms import PHASES, VERDICT_COLOURS
+from postdeploy.outputs import templating
+from postdeploy.run.pastruns import record_folders
+from postdeploy.run.runmodel import BAD, Verdict, verdict_of, worst
 
 
 def safe_name(version: str) -> str:

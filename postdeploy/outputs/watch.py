@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from postdeploy import templating
-from postdeploy.results import Result
+from postdeploy.core.results import Result
+from postdeploy.outputs import templating
 
 # The checks a watch can judge again, each over [deploy, now].
 WATCHED = ("error_rate", "latency.p95", "logs.clean", "sentry.new")

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from postdeploy import annotation, charts, pushgateway, slack, timeline
-from postdeploy import runtime as runtime_mod
 from postdeploy.checks.metrics import window_since
 from postdeploy.config import Environment
-from postdeploy.errors import PostdeployError
-from postdeploy.state import RunState
+from postdeploy.core.errors import PostdeployError
+from postdeploy.outputs import annotation, charts, pushgateway, timeline
+from postdeploy.pytestplugin.state import RunState
+from postdeploy.sources import runtime as runtime_mod
+from postdeploy.sources import slack
 
 # The charts section of report.html, made at session end before pytest-html writes.
 CHARTS = pytest.StashKey[str]()

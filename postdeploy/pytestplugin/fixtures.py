@@ -13,19 +13,24 @@ from typing import Any, NoReturn
 
 import pytest
 
-from postdeploy import catalog, channel, configured, gates, markers, reporting, throttle
-from postdeploy import runtime as runtime_mod
-from postdeploy.apiclient import ApiClient, Login
+from postdeploy import catalog
+from postdeploy.catalog import configured
 from postdeploy.checks.smoke import wait_ready
 from postdeploy.config import Environment
-from postdeploy.errors import TargetError
-from postdeploy.logsource import LogSource
-from postdeploy.pastruns import History
-from postdeploy.promql import PromClient
-from postdeploy.redaction import redact
-from postdeploy.results import UNREACHABLE, Result
-from postdeploy.sentryapi import SentryClient
-from postdeploy.state import STATE, RunState
+from postdeploy.core import gates
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import UNREACHABLE, Result
+from postdeploy.pytestplugin import markers, reporting
+from postdeploy.pytestplugin.state import STATE, RunState
+from postdeploy.run import channel
+from postdeploy.run.pastruns import History
+from postdeploy.sources import runtime as runtime_mod
+from postdeploy.sources import throttle
+from postdeploy.sources.apiclient import ApiClient, Login
+from postdeploy.sources.logsource import LogSource
+from postdeploy.sources.promql import PromClient
+from postdeploy.sources.sentryapi import SentryClient
 
 
 def _state(config: pytest.Config) -> RunState:
@@ -84,7 +89,7 @@ def equip(client: ApiClient, env: Environment) -> ApiClient:
         client.count_log = count_log
     database = env.database
     if database is not None:
-        from postdeploy.db import probe
+        from postdeploy.sources.db import probe
 
         client.dependency_probe = lambda: probe(database)
     return client
@@ -132,7 +137,7 @@ def prom(pytestconfig: pytest.Config, target: Environment) -> Iterator[PromClien
 @pytest.fixture(scope="session")
 def db(target: Environment) -> Iterator[Any]:
     """A read-only psycopg connection with a statement timeout and an application_name."""
-    from postdeploy.db import connect
+    from postdeploy.sources.db import connect
 
     if target.database is None:
         _not_configured(target, "database")

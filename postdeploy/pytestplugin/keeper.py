@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
-from postdeploy import channel, finish, reporting, scope, signoff, timeline, watch
 from postdeploy.config import environments_dir
-from postdeploy.pastruns import History
-from postdeploy.record import Record, incomplete_record, run_dir, snapshot, suite_commit, write
-from postdeploy.redaction import redact
-from postdeploy.state import WRITTEN, RunState
+from postdeploy.core.redaction import redact
+from postdeploy.outputs import signoff, timeline, watch
+from postdeploy.pytestplugin import finish, reporting, scope
+from postdeploy.pytestplugin.state import WRITTEN, RunState, snapshot
+from postdeploy.run import channel
+from postdeploy.run.pastruns import History
+from postdeploy.run.record import Record, incomplete_record, run_dir, suite_commit, write
 
 
 def thresholds(env: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postdeploy.terms import PHASES, SEVERITIES
+from postdeploy.core.terms import PHASES, SEVERITIES
 
 MARKERS = {
     "pre_deploy": "pre-deployment checklist (backup, changes, staging, monitoring ready)",
@@ -40,7 +40,7 @@ def check_meta(item: pytest.Item) -> dict[str, object] | None:
     phases = [p for p in PHASES if item.get_closest_marker(p)]
     if not phases:
         raise pytest.UsageError(f"{item.nodeid}: a check needs a phase marker ({', '.join(PHASES)})")
-    from postdeploy import gates
+    from postdeploy.core import gates
 
     needs = [str(a) for m in item.iter_markers("depends_on") for a in m.args]
     if gates.unknown(needs):

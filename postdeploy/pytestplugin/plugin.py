@@ -16,21 +16,11 @@ from typing import Any
 
 import pytest
 
-from postdeploy import (
-    attest,
-    budget,
-    channel,
-    gates,
-    keeper,
-    markers,
-    reporting,
-    scope,
-    startup,
-    watchplugin,
-)
 from postdeploy.config import ENV_VAR, Environment, load_environment
-from postdeploy.errors import ConfigError
-from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
+from postdeploy.core import gates
+from postdeploy.core.errors import ConfigError
+from postdeploy.pytestplugin import keeper, markers, reporting, scope, startup, watchplugin
+from postdeploy.pytestplugin.fixtures import (  # noqa: F401  (fixtures are found by name in this module)
     api,
     check,
     db,
@@ -44,7 +34,8 @@ from postdeploy.fixtures import (  # noqa: F401  (fixtures are found by name in 
     sentry,
     target,
 )
-from postdeploy.state import STATE, WRITTEN, RunState
+from postdeploy.pytestplugin.state import STATE, WRITTEN, RunState
+from postdeploy.run import attest, budget, channel
 
 # Each option: flag, ini name, environment variable, help. One description, three sources.
 OPTIONS = {
@@ -240,7 +231,7 @@ def _configure_env(config: pytest.Config, state: RunState, name: str, source: st
                 # Our stylesheet puts the verdict, charts and sign-off on the first screen.
                 config.option.css = [
                     *(getattr(config.option, "css", None) or []),
-                    str(Path(__file__).with_name("report.css")),
+                    str(Path(__file__).parents[1] / "outputs" / "report.css"),
                 ]
             if not config.option.xmlpath:
                 config.option.xmlpath = str(state.run_dir / "junit.xml")
@@ -283,7 +274,7 @@ def pytest_configure_node(node: Any) -> None:
     if state.env is None:
         return
     if state.login_wire is None:
-        from postdeploy.apiclient import ApiClient
+        from postdeploy.sources.apiclient import ApiClient
 
         client = equip(ApiClient(state.env.api), state.env)
         try:

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from postdeploy import allurecats, channel, templating
-from postdeploy.errors import TargetError
-from postdeploy.redaction import redact
-from postdeploy.results import UNREACHABLE
-from postdeploy.runmodel import entries
-from postdeploy.state import STATE, WRITTEN
-from postdeploy.terms import VERDICT_COLOURS
+from postdeploy.core.errors import TargetError
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import UNREACHABLE
+from postdeploy.core.terms import VERDICT_COLOURS
+from postdeploy.outputs import allurecats, templating
+from postdeploy.pytestplugin.state import STATE, WRITTEN
+from postdeploy.run import channel
+from postdeploy.run.runmodel import entries
 
 # The attribute of a skip exception that carries its kind ("not_configured") into the record.
 KIND_ATTR = "postdeploy_kind"
@@ -95,7 +96,8 @@ def pytest_html_results_summary(
     data = config.stash.get(WRITTEN, None)
     if state is None or state.env is None or data is None:
         return
-    from postdeploy import budget, finish
+    from postdeploy.pytestplugin import finish
+    from postdeploy.run import budget
 
     signed = state.run_dir / "record.md" if state.run_dir else None
     timeline = (data.get("reports") or {}).get("timeline")

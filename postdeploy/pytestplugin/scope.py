@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from postdeploy import markers
-from postdeploy.runmodel import CheckEntry, entries
+from postdeploy.pytestplugin import markers
+from postdeploy.run.runmodel import CheckEntry, entries
 
 NO_CHECK = "no check ran"
 

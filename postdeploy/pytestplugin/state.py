@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from postdeploy.scope import Scope
+from postdeploy.pytestplugin.scope import Scope
 
 if TYPE_CHECKING:
-    from postdeploy.apiclient import ApiClient
     from postdeploy.config import Environment
-    from postdeploy.promql import PromClient
-    from postdeploy.record import Record
+    from postdeploy.run.record import Record
+    from postdeploy.sources.apiclient import ApiClient
+    from postdeploy.sources.promql import PromClient
 
 
 @dataclass
@@ -51,3 +52,29 @@ class RunState:
 STATE = pytest.StashKey[RunState]()
 # The record as written (verdict, request counts), set in the controller at session end.
 WRITTEN = pytest.StashKey[dict]()
+
+
+def snapshot(
+    state: RunState,
+    *,
+    finished: bool,
+    incomplete: Callable[[list[Any]], str] | None = None,
+    collect_errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Return the record of a run as it stands (its logins counted); an unfinished one has no verdict."""
+    assert state.record is not None
+    requests = state.record.requests()
+    logins = 0
+    for client in (state.api, state.login_client):
+        if client is not None:
+            logins += client.logins_made
+            requests += client.logins_made if client is state.login_client else 0
+    return state.record.to_json(
+        inconclusive_is_issue=state.inconclusive_is_issue,
+        api_requests=requests,
+        logins=logins,
+        budget=state.env.budget if state.env is not None else None,
+        finished=finished,
+        incomplete=incomplete,
+        collect_errors=collect_errors,
+    )

@@ -1,4 +1,4 @@
-"""Plugin glue of `--watch` (the decision itself is postdeploy/watch.py).
+"""Plugin glue of `--watch` (the decision itself is postdeploy/outputs/watch.py).
 
 Registered by plugin.py only when a watch is asked for. The watched checks (watch.WATCHED)
 run after every other check of the run; the first of them runs the watch, each judges the
@@ -16,16 +16,17 @@ from typing import Any
 
 import pytest
 
-from postdeploy import markers, watch
 from postdeploy.checks import logs as log_checks
 from postdeploy.checks import metrics
 from postdeploy.checks import sentry as sentry_checks
 from postdeploy.config import Environment
-from postdeploy.durations import human, parse_duration
-from postdeploy.record import snapshot, write
-from postdeploy.results import Result
-from postdeploy.state import RunState
-from postdeploy.watchtraffic import Traffic, parse_rate
+from postdeploy.core.durations import human, parse_duration
+from postdeploy.core.results import Result
+from postdeploy.outputs import watch
+from postdeploy.pytestplugin import markers
+from postdeploy.pytestplugin.state import RunState, snapshot
+from postdeploy.run.record import write
+from postdeploy.sources.watchtraffic import Traffic, parse_rate
 
 OPTIONS = {
     "watch": (

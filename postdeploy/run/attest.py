@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from postdeploy import catalog, channel
+from postdeploy import catalog
+from postdeploy.run import channel
 
 # id -> (guide item, what a person attests), from the catalog.
 MANUAL: dict[str, tuple[str, str]] = catalog.manual_items()
@@ -146,7 +147,7 @@ def judge(check: Any) -> None:
 
     `check` is the `check` fixture: it knows its item and its id (from the marker)."""
     __tracebackhide__ = True
-    from postdeploy.results import passed
+    from postdeploy.core.results import passed
 
     item, check_id = check.item, check.id
 

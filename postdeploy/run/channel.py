@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from postdeploy.runmodel import Outcome
+from postdeploy.run.runmodel import Outcome
 
 KEY = "postdeploy"
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from postdeploy.runmodel import normalized
+from postdeploy.run.runmodel import normalized
 
 
 def record_folders(env_dir: Path, *, newest_first: bool = False) -> Iterator[tuple[Path, dict[str, Any]]]:

@@ -15,23 +15,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from postdeploy import budget as budget_mod
-from postdeploy import gates
 from postdeploy.config import Budget
-from postdeploy.redaction import redact
-from postdeploy.runmodel import SCHEMA, CheckEntry, Outcome, RunRecord, Verdict, entries
-from postdeploy.verdict import final_verdict
-
-if TYPE_CHECKING:
-    from postdeploy.state import RunState
+from postdeploy.core import gates
+from postdeploy.core.redaction import redact
+from postdeploy.run import budget as budget_mod
+from postdeploy.run.runmodel import SCHEMA, CheckEntry, Outcome, RunRecord, Verdict, entries
+from postdeploy.run.verdict import final_verdict
 
 __all__ = [
     "SCHEMA",
     "Record",
     "incomplete_record",
-    "snapshot",
     "run_dir",
     "point_latest",
     "who",
@@ -184,32 +180,6 @@ class Record:
             "logins": logins,
             "counts": counts,
         }
-
-
-def snapshot(
-    state: RunState,
-    *,
-    finished: bool,
-    incomplete: Callable[[list[Any]], str] | None = None,
-    collect_errors: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Return the record of a run as it stands (its logins counted); an unfinished one has no verdict."""
-    assert state.record is not None
-    requests = state.record.requests()
-    logins = 0
-    for client in (state.api, state.login_client):
-        if client is not None:
-            logins += client.logins_made
-            requests += client.logins_made if client is state.login_client else 0
-    return state.record.to_json(
-        inconclusive_is_issue=state.inconclusive_is_issue,
-        api_requests=requests,
-        logins=logins,
-        budget=state.env.budget if state.env is not None else None,
-        finished=finished,
-        incomplete=incomplete,
-        collect_errors=collect_errors,
-    )
 
 
 def incomplete_record(env: str, phase: str, reason: str, exit_status: int) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from postdeploy import results
-from postdeploy.runmodel import CheckEntry, Outcome, Verdict, entries, worst
+from postdeploy.core import results
+from postdeploy.run.runmodel import CheckEntry, Outcome, Verdict, entries, worst
 
 # Every outcome a check can have in a record (runmodel.Outcome).
 OUTCOMES = tuple(str(o) for o in Outcome)

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Alertmanager
-from postdeploy.errors import BadResponse, TargetUnreachable
-from postdeploy.httpjson import JsonClient, message_of
-from postdeploy.redaction import redact
+from postdeploy.core.errors import BadResponse, TargetUnreachable
+from postdeploy.core.redaction import redact
+from postdeploy.sources.httpjson import JsonClient, message_of
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class PrometheusAlerts:
     name = "Prometheus"
 
     def __init__(self, prom: Any) -> None:
-        self.prom = prom  # a postdeploy.promql.PromClient (its timeout, token and errors)
+        self.prom = prom  # a postdeploy.sources.promql.PromClient (its timeout, token and errors)
 
     def __enter__(self) -> PrometheusAlerts:
         return self

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 
-from postdeploy import throttle
 from postdeploy.config import Api
-from postdeploy.errors import BadResponse, TargetError, TargetTimeout, TargetUnreachable
-from postdeploy.httpjson import JsonClient, decode, snippet, verify_with
-from postdeploy.redaction import Secret, redact
+from postdeploy.core.errors import BadResponse, TargetError, TargetTimeout, TargetUnreachable
+from postdeploy.core.redaction import Secret, redact
+from postdeploy.sources import throttle
+from postdeploy.sources.httpjson import JsonClient, decode, snippet, verify_with
 
 USER_AGENT = "postdeploy/0.1 (post-deployment verification)"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

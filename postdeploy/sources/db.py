@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 
 from postdeploy.config import Database, Duration
-from postdeploy.errors import TargetTimeout, TargetUnreachable
-from postdeploy.redaction import redact
+from postdeploy.core.errors import TargetTimeout, TargetUnreachable
+from postdeploy.core.redaction import redact
 
 
 def connect(cfg: Database) -> psycopg.Connection:

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Grafana
-from postdeploy.errors import BadResponse, TargetError, TargetUnreachable
-from postdeploy.httpjson import JsonClient, message_of
+from postdeploy.core.errors import BadResponse, TargetError, TargetUnreachable
+from postdeploy.sources.httpjson import JsonClient, message_of
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from postdeploy.errors import BadResponse, ConfigError, TargetError, TargetTimeout, TargetUnreachable
-from postdeploy.redaction import Secret, redact
+from postdeploy.core.errors import BadResponse, ConfigError, TargetError, TargetTimeout, TargetUnreachable
+from postdeploy.core.redaction import Secret, redact
 
 # A connection the server dropped mid-request (a reset kept-alive connection): the API
 # client retries a request without side effects once; every other client reports it.

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import httpx
 
 from postdeploy.config import Fincra, Smtp
-from postdeploy.errors import ConfigError, TargetError, TargetTimeout
-from postdeploy.httpjson import JsonClient, message_of, snippet, verify_with
-from postdeploy.redaction import redact
+from postdeploy.core.errors import ConfigError, TargetError, TargetTimeout
+from postdeploy.core.redaction import redact
+from postdeploy.sources.httpjson import JsonClient, message_of, snippet, verify_with
 
 
 @dataclass(frozen=True)

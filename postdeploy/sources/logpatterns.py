@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from postdeploy.logsource import LogLine
+from postdeploy.sources.logsource import LogLine
 
 ERROR_LEVELS = ("ERROR", "CRITICAL")
 _ERROR_WORDS = re.compile(r"(?i)\b(error|exception|traceback)\b")

@@ -18,7 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from postdeploy.config import Logs
-from postdeploy.errors import ConfigError, TargetError, TargetTimeout, TargetUnreachable
+from postdeploy.core.errors import ConfigError, TargetError, TargetTimeout, TargetUnreachable
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "ERR": "ERROR", "CRIT": "CRITICAL"}

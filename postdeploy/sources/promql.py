@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Prometheus
-from postdeploy.errors import BadResponse, TargetTimeout, TargetUnreachable
-from postdeploy.httpjson import JsonClient
-from postdeploy.redaction import redact
+from postdeploy.core.errors import BadResponse, TargetTimeout, TargetUnreachable
+from postdeploy.core.redaction import redact
+from postdeploy.sources.httpjson import JsonClient
 
 # Prometheus refuses a range query whose (end - start) / step exceeds 11,000 points per series.
 MAX_POINTS = 11_000

@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import conninfo, sql
 
-from postdeploy.backupfiles import BackupError, Format, chunks, pg_bin, run_fed, sniff
-from postdeploy.redaction import Secret, redact
+from postdeploy.core.redaction import Secret, redact
+from postdeploy.sources.backupfiles import BackupError, Format, chunks, pg_bin, run_fed, sniff
 
 LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postdeploy.config import Runtime
-from postdeploy.errors import BadResponse, ConfigError
-from postdeploy.logsource import run_command
+from postdeploy.core.errors import BadResponse, ConfigError
+from postdeploy.sources.logsource import run_command
 
 
 @dataclass(frozen=True)

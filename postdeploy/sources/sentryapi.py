@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Sentry
-from postdeploy.errors import BadResponse, TargetUnreachable
-from postdeploy.httpjson import JsonClient, snippet
-from postdeploy.redaction import redact
+from postdeploy.core.errors import BadResponse, TargetUnreachable
+from postdeploy.core.redaction import redact
+from postdeploy.sources.httpjson import JsonClient, snippet
 
 
 @dataclass(frozen=True)

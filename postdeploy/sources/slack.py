@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Slack
-from postdeploy.errors import BadResponse
-from postdeploy.httpjson import JsonClient
-from postdeploy.redaction import redact
+from postdeploy.core.errors import BadResponse
+from postdeploy.core.redaction import redact
+from postdeploy.sources.httpjson import JsonClient
 
 WHERE = "Slack webhook"
 MEANING = {

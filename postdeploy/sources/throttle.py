@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 import httpx
 
-from postdeploy import results
 from postdeploy.config import ThrottleSignal, parse_rate
-from postdeploy.redaction import redact
-from postdeploy.results import Result
+from postdeploy.core import results
+from postdeploy.core.redaction import redact
+from postdeploy.core.results import Result
 
 THROTTLED = "throttled by the service's rate limiter"
 KIND = results.THROTTLED

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from postdeploy.errors import TargetTimeout, TargetUnreachable
+from postdeploy.core.errors import TargetTimeout, TargetUnreachable
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from postdeploy.apiclient import tls_verify
 from postdeploy.config import Api
+from postdeploy.sources.apiclient import tls_verify
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|min)\s*$")
 MAX_RATE = 20.0
