@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := postgresql postgresql-contrib prometheus prometheus-alertmanager prometheus-pushgateway
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test test-stress lint docs bench bench-watch soak sandbox-up sandbox-down clean allure-report
+.PHONY: setup system demo test test-unit test-stress lint docs bench bench-watch soak sandbox-up sandbox-down clean allure-report
 
 setup: system $(STAMP)
 
@@ -42,6 +42,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest selftests -q --durations=15
 
+# The unit self-tests alone (no sandbox, no servers): seconds, for the edit-test loop.
+test-unit: setup
+	$(VENV)/bin/pytest selftests/unit -q
+
 # The self-tests while a second sandbox burns both cores (its cpu_burn fault): they must stay
 # green on a busy machine. Prints the wall time under load.
 test-stress: setup
@@ -49,7 +53,7 @@ test-stress: setup
 
 # Twenty healthy runs of every phase in a row (first15 also under -n 2): zero alarms allowed.
 soak: setup
-	POSTDEPLOY_FALSE_ALARM_RUNS=140 $(VENV)/bin/pytest selftests/test_no_false_alarms.py -q
+	POSTDEPLOY_FALSE_ALARM_RUNS=140 $(VENV)/bin/pytest selftests/e2e/test_no_false_alarms.py -q
 
 # Figures of the first15 phase against a sandbox of its own, printed as a table (not a test).
 # `make bench BENCH_ARGS="--markdown BENCHMARKS.md"` also writes them into BENCHMARKS.md.

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from contracts import Operation, load, operation, schema_problems
 
+from contracts import Operation, load, operation, schema_problems
 from postdeploy.config import Api
 from sandbox.app import contract
 from sandbox.common import auth

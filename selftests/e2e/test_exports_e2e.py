@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_timeline import Recorder, check_annotation_request
 
+from grafana_recorder import Recorder, check_annotation_request
 from sandbox.common.state import pick_port
 from sandboxrun import ROOT, Sandbox
 

@@ -110,7 +110,7 @@ LATER = {"traffic_drop", "connection_leak", "memory_leak", "slow_query", "job_st
 LATER |= {"backup_missing", "backup_stale", "backup_corrupt"}
 # The services around the app: tested in test_services_e2e.py (sentry_bad_token also fails sentry.new).
 LATER |= {"dashboard_missing", "sentry_bad_token", "payments_down", "smtp_down", "alert_firing"}
-# Proven by selftests/test_db_logs_e2e.py (database, logs, Sentry review, capacity).
+# Proven by selftests/e2e/test_db_logs_e2e.py (database, logs, Sentry review, capacity).
 LATER |= {"long_query", "error_burst", "sentry_new_type", "stuck_metric", "disk_filling"}
 # The metric faults of issue 3 (proved in test_first_hour_metrics_e2e.py).
 LATER |= {"cpu_burn", "endpoint_5xx", "latency_regression", "no_registrations"}

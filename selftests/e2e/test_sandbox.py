@@ -1,6 +1,6 @@
 """Self-test of the sandbox itself: it starts, speaks the contract, breaks on demand, heals, and leaves nothing behind.
 
-Runs alone in about 35 s: ``.venv/bin/python -m pytest selftests/test_sandbox.py``. The
+Runs alone in about 35 s: ``.venv/bin/python -m pytest selftests/e2e/test_sandbox.py``. The
 tests share one sandbox (module scope) and run in file order; the last one takes it down.
 """
 
@@ -26,7 +26,7 @@ from sandbox.app.router import ROUTES
 from sandbox.common.state import pid_alive
 from sandbox.control.faults import FAULTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATE_KEYS = {
     "api_url",
     "http_url",

@@ -236,7 +236,7 @@ def test_rollback_target_and_backup(tmp_path: Path) -> None:
 
 
 def test_changes_recorded_in_this_checkout() -> None:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     r = release.changes_recorded(Changes(repo=root), Expected("1.4.2", ""))
     assert r.outcome == "failed" and "expected commit unknown" in r.summary
     assert len(r.evidence["git log --oneline -10"].splitlines()) == 10

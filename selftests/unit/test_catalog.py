@@ -18,7 +18,7 @@ from postdeploy.core.results import NOT_CONFIGURED
 from postdeploy.outputs import signoff
 from postdeploy.run import attest, verdict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SUITE = ["tests_smoke", "tests_db", "tests_metrics", "tests_integrations"]
 
 
@@ -42,7 +42,7 @@ def suite_checks() -> dict[str, tuple[object, ...]]:
     # In a fresh interpreter: the markers as `pytest --collect-only` over tests_* reads them (~1 s).
     code = (
         "import json, sys, pytest\n"
-        "sys.path.insert(0, 'selftests')\n"
+        "sys.path.insert(0, 'selftests/unit')\n"
         "from test_catalog import Collector\n"
         "c = Collector()\n"
         f"rc = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider', *{SUITE!r}], plugins=[c])\n"

@@ -109,7 +109,7 @@ def test_targets_never_show_the_database_password(tmp_path):
 
 
 def test_shipped_environment_files_validate(monkeypatch):
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     for var in (
         "AMANI_TEST_PASSWORD",
         "AMANI_DB_PASSWORD",

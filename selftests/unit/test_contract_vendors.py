@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from contracts import load, operation
 
+from contracts import load, operation
 from postdeploy.checks.monitoring import sentry_answers
 from postdeploy.config import Fincra, Grafana, Sentry, Slack
 from postdeploy.core.errors import TargetUnreachable

@@ -33,7 +33,7 @@ from postdeploy import cli
 from postdeploy.pytestplugin import plugin
 from postdeploy.pytestplugin.markers import PHASES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 FILES = {
     "README.md",

@@ -192,7 +192,7 @@ def test_verdict_prints_three_reasons_then_the_blocked_count(tmp_path: Path, cap
     assert out[-1] == "  and 12 blocked (by deploy.running)"
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_critical_check_not_run_for_want_of_an_expected_version_makes_issues(suite):

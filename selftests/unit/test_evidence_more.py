@@ -18,7 +18,7 @@ from postdeploy.cli import main as cli
 from postdeploy.config import Job, Prometheus, Thresholds
 from postdeploy.sources.promql import PromClient
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- `verdict` of an environment: latest, unless a newer run judged nothing -------------------

@@ -20,7 +20,7 @@ from postdeploy.core.redaction import Secret
 from postdeploy.outputs import charts, templating, timeline, watch
 from postdeploy.pytestplugin import reporting
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLANT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 DEAD = "http://127.0.0.1:9"  # nothing listens on the discard port

@@ -7,7 +7,7 @@ import ast
 from collections import Counter
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "postdeploy"
+PACKAGE = Path(__file__).resolve().parents[2] / "postdeploy"
 
 # Bottom to top: a subpackage imports only from those before it.
 LAYERS = ("core", "config", "catalog", "sources", "run", "checks", "outputs", "pytestplugin")

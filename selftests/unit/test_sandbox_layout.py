@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sandbox.control.faults import FAULTS, REGISTRY, Kind
 
-SANDBOX = Path(__file__).resolve().parent.parent / "sandbox"
+SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
 
 
 def _modules() -> dict[str, Path]:

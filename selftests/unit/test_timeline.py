@@ -6,13 +6,14 @@ import json
 import re
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from grafana_recorder import Recorder, check_annotation_request
 from postdeploy import cli
 from postdeploy.config import Budget, Grafana, GrafanaAnnotation, Pushgateway, Slack, load_environment
 from postdeploy.core.errors import TargetError
@@ -163,25 +164,6 @@ def test_pushgateway_exposition_and_verdict_encoding():
     assert pushgateway.group_path(cfg, "prod", "first15") == "/metrics/job/postdeploy/env/prod/phase/first15"
 
 
-class Recorder(BaseHTTPRequestHandler):
-    """A small HTTP server that keeps every request and answers like Grafana's annotations API."""
-
-    seen: list[dict[str, Any]] = []
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        answer = json.dumps({"message": "Annotation added", "id": 42}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-
 @pytest.fixture
 def grafana_standin():
     Recorder.seen = []
@@ -190,22 +172,6 @@ def grafana_standin():
     yield f"http://127.0.0.1:{server.server_address[1]}", Recorder.seen
     server.shutdown()
     server.server_close()
-
-
-def check_annotation_request(req: dict[str, Any], token: str, deployed_ms: int | None = None) -> dict[str, Any]:
-    """The documented shape of POST /api/annotations (Grafana HTTP API)."""
-    assert req["path"] == "/api/annotations"
-    headers = {k.lower(): v for k, v in req["headers"].items()}
-    assert headers["authorization"] == f"Bearer {token}"
-    assert headers["content-type"] == "application/json"
-    body = json.loads(req["body"])
-    assert isinstance(body["time"], int) and len(str(body["time"])) == 13  # epoch milliseconds
-    if deployed_ms is not None:
-        assert abs(body["time"] - deployed_ms) < 1000  # the record keeps whole seconds
-    assert isinstance(body["tags"], list) and all(isinstance(t, str) for t in body["tags"])
-    assert isinstance(body["text"], str) and body["text"].startswith("postdeploy ")
-    assert set(body) <= {"time", "timeEnd", "tags", "text", "dashboardUID", "panelId"}
-    return body
 
 
 def test_grafana_annotation_has_the_documented_shape(grafana_standin):
