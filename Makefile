@@ -38,9 +38,12 @@ demo: setup
 	$(VENV)/bin/pytest -m first15 --env local; status=$$?; \
 	echo "sandbox still up: '$(PY) -m sandbox down' stops it"; exit $$status
 
-# The self-tests: unit tests, then the end-to-end runs against a sandbox of their own.
+# The self-tests, in two processes: each test file runs whole on one of them (--dist loadfile),
+# and each process has a sandbox of its own. The end-to-end tests mostly wait for real time
+# (windows of live data), so two at once take ~60 % of the serial time on 2 cores.
+SELFTEST_ARGS := -q -n 2 --dist loadfile --durations=15
 test: setup
-	$(VENV)/bin/pytest selftests -q --durations=15
+	$(VENV)/bin/pytest selftests $(SELFTEST_ARGS)
 
 # The unit self-tests alone (no sandbox, no servers): seconds, for the edit-test loop.
 test-unit: setup
@@ -49,7 +52,7 @@ test-unit: setup
 # The self-tests while a second sandbox burns both cores (its cpu_burn fault): they must stay
 # green on a busy machine. Prints the wall time under load.
 test-stress: setup
-	$(PY) bench/stress.py -- $(VENV)/bin/pytest selftests -q --durations=15
+	$(PY) bench/stress.py -- $(VENV)/bin/pytest selftests $(SELFTEST_ARGS)
 
 # Twenty healthy runs of every phase in a row (first15 also under -n 2): zero alarms allowed.
 soak: setup
