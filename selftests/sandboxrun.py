@@ -179,7 +179,10 @@ def wait_for(what: str, condition: Callable[[], bool], bound: float, interval: f
 
 
 def start(folder: Path, *up_args: str) -> Sandbox:
-    env = {**os.environ, "POSTDEPLOY_SANDBOX_DIR": str(folder)}
+    # The suite runs it starts are runs of their own: not workers of the self-tests' xdist
+    # (the suite reads PYTEST_XDIST_WORKER_COUNT to share its request pacing).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    env["POSTDEPLOY_SANDBOX_DIR"] = str(folder)
     env.pop("POSTDEPLOY_ENV", None)
     box = Sandbox(folder, env)
     proc = box.cli("up", *up_args, timeout=120)
