@@ -18,10 +18,8 @@ import pytest
 from postdeploy.checks.metrics import window_since
 from postdeploy.config import Environment
 from postdeploy.core.errors import PostdeployError
-from postdeploy.outputs import annotation, charts, pushgateway, timeline
 from postdeploy.pytestplugin.state import RunState
 from postdeploy.sources import runtime as runtime_mod
-from postdeploy.sources import slack
 
 # The charts section of report.html, made at session end before pytest-html writes.
 CHARTS = pytest.StashKey[str]()
@@ -45,6 +43,8 @@ def charts_html(state: RunState, when: datetime | None) -> str:
     env = state.env
     if env is None:
         return ""
+    from postdeploy.outputs import charts  # at session finish only: start-up stays small
+
     now = time.time()
     window = window_since(when, now, env.windows.first15)
     return charts.render(env, now, when, env.windows.first15, judged=window.seconds)
@@ -73,6 +73,8 @@ def carry_allure_history(run_dir: Path) -> Path | None:
 
 def write_timeline(run_dir: Path, data: dict[str, Any]) -> Path | None:
     """Rewrite the deployment's timeline; a folder that cannot be written leaves the run's own reports intact."""
+    from postdeploy.outputs import timeline
+
     try:
         return timeline.write(run_dir.parent, str(data.get("version") or ""))
     except OSError:
@@ -85,13 +87,20 @@ def exports(env: Environment, data: dict[str, Any], run_dir: Path, when: datetim
     if not enabled:
         return {"all": "off (--no-exports)"} if (env.pushgateway or env.grafana_annotation or env.slack) else {}
     jobs: list[tuple[str, Any]] = []
+    # Each exporter is imported only when its export is on: start-up stays small.
     if env.pushgateway is not None:
+        from postdeploy.outputs import pushgateway
+
         cfg_p = env.pushgateway
         jobs.append(("pushgateway", lambda: pushgateway.push(cfg_p, data)))
     if env.grafana is not None and env.grafana_annotation is not None:
+        from postdeploy.outputs import annotation
+
         cfg_g, cfg_a = env.grafana, env.grafana_annotation
         jobs.append(("grafana", lambda: annotation.annotate(cfg_g, cfg_a, data, when)))
     if env.slack is not None and env.slack.notify_verdict:
+        from postdeploy.sources import slack
+
         cfg_s = env.slack
         report = str(run_dir / "report.html")
         if cfg_s.report_url:
