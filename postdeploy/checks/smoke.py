@@ -177,7 +177,9 @@ def check_login(login: Login) -> Result:
             threshold="200 with access_token",
             advice=advice("auth.login.refused"),
         )
-    return failed(
+    # No HTTP answer at all (refused, reset, timed out): the target could not be asked.
+    judge = unreachable if login.status is None else failed
+    return judge(
         f"login failed: {login.detail}",
         value=login.status,
         threshold="200 with access_token",

@@ -264,6 +264,19 @@ def test_a_401_login_names_the_test_user_not_a_rollback():
     assert result.advice.startswith("first check the synthetic user: [api.user]")
 
 
+def test_a_login_without_any_answer_is_unreachable_not_a_refusal():
+    """A hung or refused connection is the target not answering (kind unreachable), as db_frozen shows."""
+    from postdeploy.checks.smoke import check_login
+    from postdeploy.sources.apiclient import Login
+
+    detail = "POST https://x/api/v1/auth/login: no answer within 3s (read timeout)"
+    result = check_login(Login(False, None, 3.0, detail))
+    assert (result.outcome, result.kind) == ("failed", "unreachable")
+    assert result.summary == f"login failed: {detail}"
+    answered = check_login(Login(False, 500, 0.1, "POST https://x/api/v1/auth/login answered 500"))
+    assert answered.outcome == "failed" and answered.kind != "unreachable"
+
+
 def test_dependants_of_a_failed_root_are_blocked_in_the_record():
     from postdeploy.core import gates
     from postdeploy.run.verdict import decide
