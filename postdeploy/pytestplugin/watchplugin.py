@@ -26,7 +26,7 @@ from postdeploy.outputs import watch
 from postdeploy.pytestplugin import markers
 from postdeploy.pytestplugin.state import RunState, snapshot
 from postdeploy.run.record import write
-from postdeploy.sources.watchtraffic import Traffic, parse_rate
+from postdeploy.sources.watchtraffic import Traffic, over_limit, parse_rate
 
 OPTIONS = {
     "watch": (
@@ -92,6 +92,9 @@ def configure(config: pytest.Config, state: RunState, setting: Callable[[pytest.
             rate = parse_rate(traffic_raw)
         except ValueError as exc:
             raise pytest.UsageError(f"invalid --watch-traffic from {traffic_source}: {exc}") from None
+        too_fast = over_limit(rate, env.api.rate_limit)
+        if too_fast:
+            raise pytest.UsageError(f"invalid --watch-traffic from {traffic_source}: {too_fast}")
         if not env.watch.traffic_endpoints:
             raise pytest.UsageError(
                 f"--watch-traffic needs side-effect-free GET paths: add [watch] traffic_endpoints = "

@@ -33,6 +33,23 @@ def parse_rate(text: str) -> float:
     return rate
 
 
+def over_limit(rate: float, rate_limit: str) -> str:
+    """Why `rate` GETs per second would break the env's `[api] rate_limit` ("" when within it or none).
+
+    The watch's own traffic must not be what throttles the service: that would make the
+    evidence it exists to produce.
+    """
+    from postdeploy.config.units import parse_rate as parse_limit
+
+    limit = parse_limit(rate_limit)
+    if limit is None:
+        return ""
+    allowed = limit[0] / limit[1]
+    if rate <= allowed:
+        return ""
+    return f"{rate:g}/s is above [api] rate_limit = {rate_limit!r} ({allowed:.3g}/s): the service would throttle the watch's own requests"
+
+
 class Traffic:
     """A background thread sending paced GETs until `stop()`."""
 

@@ -259,3 +259,13 @@ def test_final_results_agree_with_an_early_rollback_on_few_requests():
     assert final["error_rate"].outcome == "failed" and final["error_rate"].severity == "critical"
     assert "rollback bound" in final["error_rate"].summary
     assert "decided ROLLBACK 0:00 after the deploy" in final["logs.clean"].evidence["watch"]
+
+
+def test_watch_traffic_stays_within_the_declared_rate_limit():
+    from postdeploy.sources.watchtraffic import over_limit
+
+    assert over_limit(2.0, "") == ""
+    assert over_limit(0.5, "60/min") == ""
+    assert over_limit(1.0, "60/min") == ""
+    said = over_limit(2.0, "60/min")
+    assert "2/s is above [api] rate_limit = '60/min' (1/s)" in said and "throttle the watch's own requests" in said
