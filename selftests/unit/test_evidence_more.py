@@ -228,8 +228,7 @@ def test_the_diagnosis_reads_the_checks_window_and_series():
     """Issue 11: "top failing endpoints: none" beside "5xx: 2" (increase() missed a new counter)."""
     from datetime import UTC, datetime
 
-    from postdeploy.checks import metrics
-    from postdeploy.outputs import diagnostics
+    from postdeploy.checks import diagnostics, metrics
 
     deployed = datetime.fromtimestamp(time.time() - 20, UTC)
     window = metrics.window_since(deployed, time.time(), 900)
@@ -253,9 +252,9 @@ def test_the_diagnosis_reads_the_checks_window_and_series():
 
 
 def test_a_diagnosis_that_could_not_be_gathered_says_so():
+    from postdeploy.checks import diagnostics
     from postdeploy.config import Environment
     from postdeploy.core.results import failed
-    from postdeploy.outputs import diagnostics
 
     label, text = diagnostics._try("CPU and memory", lambda: "")
     assert text == "could not gather: the source answered nothing"
