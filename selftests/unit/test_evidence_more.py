@@ -264,6 +264,14 @@ def test_a_diagnosis_that_could_not_be_gathered_says_so():
     object.__setattr__(env, "prometheus", None)
     r = diagnostics.attach(failed("error rate 5%"), "errors", None, env, 60.0)  # type: ignore[arg-type]
     assert r.evidence["diagnosis: top failing endpoints over 1m"] == "could not gather: no [prometheus] is configured"
+    # A client the getter cannot give (pytest's fail or skip of a fixture) is said, never raised.
+    object.__setattr__(env, "prometheus", type("P", (), {"job": "selftest"})())
+
+    def refused(name: str) -> None:
+        pytest.fail(f"{name} unreachable", pytrace=False)
+
+    r = diagnostics.attach(failed("error rate 5%"), "errors", refused, env, 60.0)
+    assert r.evidence["diagnosis: top failing endpoints over 1m"] == "could not gather: prom unreachable"
 
 
 # -- jobs.schedule says "late" only of a job it read -----------------------------------------------
