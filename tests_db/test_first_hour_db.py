@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postdeploy.checks import database, firsthour
+from postdeploy.checks import database, windowed
 
 pytestmark = pytest.mark.first_hour
 
@@ -14,9 +14,7 @@ pytestmark = pytest.mark.first_hour
 @pytest.mark.severity("major")
 def test_db_connections(prom, db, target, deployment, check):
     """db_connections_active and pg_stat_activity agree, within 5-20 and below 80 % of the pool; trend attached."""
-    # Right after a deploy, wait (at most windows.max_wait) for windows.min_window of samples.
-    firsthour.settled_window(deployment.deployed_at, target.db_checks.window, target.windows)
-    check.judge(database.connections(prom, target.prometheus.job, db, target.db_checks, deployment.deployed_at))
+    check.judge(windowed.db_connections(prom, db, target, deployment.deployed_at))
 
 
 @pytest.mark.checklist(15, "db.slow_queries")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from postdeploy.checks import metrics
-from postdeploy.outputs import diagnostics
+from postdeploy.checks import windowed
 
 pytestmark = pytest.mark.first15
 
@@ -15,18 +12,14 @@ pytestmark = pytest.mark.first15
 @pytest.mark.checklist(5, "error_rate")
 @pytest.mark.depends_on("prometheus")
 @pytest.mark.severity("major")
-def test_error_rate(request, prom, target, deployment, check):
+def test_error_rate(prom, target, deployment, check):
     """5xx answers and unhandled exceptions below 1 % of requests (above 10 %: rollback)."""
-    window = metrics.window_since(deployment.deployed_at, time.time(), target.windows.first15)
-    result = metrics.error_rate(prom, target.prometheus.job, window, target.thresholds)
-    check.judge(diagnostics.attach(result, "errors", request, target, window))
+    check.judge(windowed.error_rate(prom, target, deployment.deployed_at, check.getfixturevalue))
 
 
 @pytest.mark.checklist(6, "latency.p95")
 @pytest.mark.depends_on("prometheus")
 @pytest.mark.severity("major")
-def test_latency_p95(request, prom, target, deployment, check):
+def test_latency_p95(prom, target, deployment, check):
     """The 95th percentile response time below 500 ms."""
-    window = metrics.window_since(deployment.deployed_at, time.time(), target.windows.first15)
-    result = metrics.latency_p95(prom, target.prometheus.job, window, target.thresholds)
-    check.judge(diagnostics.attach(result, "latency", request, target, window.seconds))
+    check.judge(windowed.latency_p95(prom, target, deployment.deployed_at, check.getfixturevalue))

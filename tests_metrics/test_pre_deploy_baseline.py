@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from postdeploy.checks import baseline, firsthour
+from postdeploy.checks import windowed
 
 
 @pytest.mark.pre_deploy
@@ -13,8 +13,4 @@ from postdeploy.checks import baseline, firsthour
 @pytest.mark.severity("minor")
 def test_baseline_captured(prom, target, deployment, check):
     """Request rate, error rate and p50/p95/p99 (overall and per critical endpoint), stored in the record."""
-    window = firsthour.settled_window(deployment.deployed_at, target.windows.first_hour, target.windows)
-    young = firsthour.too_young(window, target.windows, "baseline.captured")
-    if young is not None:
-        check.judge(young)
-    check.judge(baseline.captured(prom, target.prometheus.job, window.seconds, target.endpoints, target.thresholds))
+    check.judge(windowed.baseline_captured(prom, target, deployment.deployed_at))

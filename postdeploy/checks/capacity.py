@@ -13,6 +13,7 @@ has less than 10 % free now.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,16 @@ import psycopg
 
 from postdeploy.checks.advice import advice
 from postdeploy.checks.database import SIZE_SQL, rows
-from postdeploy.config import Capacity
+from postdeploy.config import Capacity, Environment
 from postdeploy.core.durations import human_bytes, human_days
 from postdeploy.core.errors import TargetError
 from postdeploy.core.redaction import redact
 from postdeploy.core.results import Result, failed, inconclusive, not_configured, passed
 from postdeploy.core.stats import fit, per_day, seconds_to_empty
+from postdeploy.run.pastruns import History
 from postdeploy.sources import promqueries
 from postdeploy.sources.promql import PromClient, range_step
-from postdeploy.sources.sizehistory import read
+from postdeploy.sources.sizehistory import history_path, read
 
 MIN_POINTS = 5
 
@@ -167,3 +169,12 @@ def capacity(
         threshold=f"nothing fills within {human_days(cfg.horizon)}",
         evidence=evidence,
     )
+
+
+def weekly(env: Environment, fixture: Callable[[str], Any], history: History) -> Result:
+    """Item 28 for an environment: `fixture` returns a client by fixture name ("prom", "db"),
+    asked for only when the environment configures its source."""
+    prom = fixture("prom") if env.prometheus is not None else None
+    conn = fixture("db") if env.database is not None else None
+    path = history_path(env.capacity.history_file, history.env_dir)
+    return capacity(prom, conn, env.capacity, env.name, path)

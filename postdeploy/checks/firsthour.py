@@ -77,6 +77,15 @@ def too_young(window: Window, windows: Windows, check_id: str) -> Result | None:
     )
 
 
+def settled(
+    deployed_at: datetime | None, longest: float, windows: Windows, check_id: str
+) -> tuple[Window, Result | None]:
+    """The settled window (waiting, bounded, for `min_window` of samples right after a deploy),
+    and the inconclusive result to judge instead when it is still too young (else None)."""
+    window = settled_window(deployed_at, longest, windows)
+    return window, too_young(window, windows, check_id)
+
+
 def _rng(seconds: float, offset: str = "") -> str:
     return f"[{promql_duration(seconds)}]" + (f" offset {offset}" if offset else "")
 
@@ -380,7 +389,9 @@ def _judge_job(
     age = now - last
     seen = f"last run {human(max(age, 0))} ago, every {human(job.interval)}, late after {human(limit)}; {source}"
     if age > limit:
-        line = f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
+        line = (
+            f"{job.name}: last run {human(age)} ago, expected every {human(job.interval)} (late after {human(limit)})"
+        )
         return "late", line, seen
     return "ok", "", seen
 

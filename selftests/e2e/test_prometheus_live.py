@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from postdeploy.checks import alerts, capacity, firsthour
+from postdeploy.checks import alerts, capacity, diagnostics, firsthour
 from postdeploy.checks.metrics import Window
 from postdeploy.config import AlertsReview, Capacity, Prometheus, Thresholds
 from postdeploy.core.errors import BadResponse
-from postdeploy.outputs import charts, diagnostics
+from postdeploy.outputs import charts
 from postdeploy.sources.promql import MAX_POINTS, PromClient, range_params, range_step
 from sandbox.common import state
 from sandbox.infra.prometheus import PrometheusServer

@@ -228,8 +228,7 @@ def test_the_diagnosis_reads_the_checks_window_and_series():
     """Issue 11: "top failing endpoints: none" beside "5xx: 2" (increase() missed a new counter)."""
     from datetime import UTC, datetime
 
-    from postdeploy.checks import metrics
-    from postdeploy.outputs import diagnostics
+    from postdeploy.checks import diagnostics, metrics
 
     deployed = datetime.fromtimestamp(time.time() - 20, UTC)
     window = metrics.window_since(deployed, time.time(), 900)
@@ -253,9 +252,9 @@ def test_the_diagnosis_reads_the_checks_window_and_series():
 
 
 def test_a_diagnosis_that_could_not_be_gathered_says_so():
+    from postdeploy.checks import diagnostics
     from postdeploy.config import Environment
     from postdeploy.core.results import failed
-    from postdeploy.outputs import diagnostics
 
     label, text = diagnostics._try("CPU and memory", lambda: "")
     assert text == "could not gather: the source answered nothing"
@@ -265,6 +264,14 @@ def test_a_diagnosis_that_could_not_be_gathered_says_so():
     object.__setattr__(env, "prometheus", None)
     r = diagnostics.attach(failed("error rate 5%"), "errors", None, env, 60.0)  # type: ignore[arg-type]
     assert r.evidence["diagnosis: top failing endpoints over 1m"] == "could not gather: no [prometheus] is configured"
+    # A client the getter cannot give (pytest's fail or skip of a fixture) is said, never raised.
+    object.__setattr__(env, "prometheus", type("P", (), {"job": "selftest"})())
+
+    def refused(name: str) -> None:
+        pytest.fail(f"{name} unreachable", pytrace=False)
+
+    r = diagnostics.attach(failed("error rate 5%"), "errors", refused, env, 60.0)
+    assert r.evidence["diagnosis: top failing endpoints over 1m"] == "could not gather: prom unreachable"
 
 
 # -- jobs.schedule says "late" only of a job it read -----------------------------------------------

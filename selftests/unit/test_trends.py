@@ -211,3 +211,34 @@ def test_settled_window_right_after_a_heal_waits_out_the_warm_up_too():
 
     young = too_young(Window(9.6), windows, "trend")
     assert young is not None and "only 9.6s of data" in young.summary and "need 10s" in young.summary
+
+
+def test_every_windowed_check_is_inconclusive_while_young_without_asking():
+    """Issue 13: one helper (firsthour.settled) makes each windowed check inconclusive right after a
+    deploy, with its own advice, before any query or client is asked."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from postdeploy.checks import windowed
+
+    def never(*_args: object) -> None:
+        raise AssertionError("asked a source while the window was too young")
+
+    prom = SimpleNamespace(value=never, query=never, query_range=never)
+    env = SimpleNamespace(windows=Windows(), prometheus=SimpleNamespace(job="selftest"))
+    just_now = datetime.now(UTC)
+    calls = {
+        "resources": lambda: windowed.resources(prom, env, just_now, never),
+        "endpoints": lambda: windowed.endpoints(prom, env, just_now, never),
+        "analytics": lambda: windowed.analytics(prom, env, just_now),
+        "dashboard": lambda: windowed.dashboard(prom, env, just_now, never),
+        "trend": lambda: windowed.trend(prom, env, just_now, never),
+        "baseline.captured": lambda: windowed.baseline_captured(prom, env, just_now),
+        "baseline.compare": lambda: windowed.baseline_compare(prom, env, just_now, None, "baseline.compare", never),
+    }
+    for check_id, call in calls.items():
+        result = call()
+        assert result.outcome == "inconclusive", check_id
+        assert result.summary.endswith("need 1m; run this phase later"), (check_id, result.summary)
+        expected = too_young(recent_window(just_now, just_now.timestamp(), 60.0, 60.0), Windows(), check_id)
+        assert expected is not None and (result.summary, result.advice) == (expected.summary, expected.advice)

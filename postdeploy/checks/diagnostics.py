@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from postdeploy.checks.metrics import Window
 from postdeploy.config import Environment
@@ -24,6 +23,9 @@ from postdeploy.core.redaction import redact
 from postdeploy.core.results import Result
 from postdeploy.sources import promqueries
 from postdeploy.sources.promql import PromClient, range_step
+
+# Not caught where a diagnosis "could not gather": an interrupt or an exit ends the run as it would anyway.
+STOP = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 SLOWEST_SQL = (
     "SELECT round(mean_exec_time::numeric, 1) AS mean_ms, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) "
@@ -103,18 +105,23 @@ def _try(label: str, fn: Any, *args: Any) -> tuple[str, str]:
         text = redact(str(fn(*args))).strip()
     except (PostdeployError, OSError) as exc:
         return f"diagnosis: {label}", f"could not gather: {redact(str(exc))}"
-    except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:  # never breaks the check it explains
+    except STOP:
+        raise
+    except BaseException as exc:  # a client that failed or skipped (the test runner's outcomes) too: never
+        # breaks the check it explains
         return f"diagnosis: {label}", f"could not gather: {type(exc).__name__}: {redact(str(exc))[:200]}"
     return f"diagnosis: {label}", text or "could not gather: the source answered nothing"
 
 
 def attach(
-    result: Result, kind: str, request: pytest.FixtureRequest, target: Environment, window: Window | float
+    result: Result, kind: str, client: Callable[[str], Any], target: Environment, window: Window | float
 ) -> Result:
     """Add the diagnosis for `kind` (errors | latency | memory) to a result that did not pass.
 
-    `window` is the check's own (its Window, or its length in seconds): the diagnosis reads
-    the same stretch of time. A diagnosis that cannot be gathered says why, in the evidence.
+    `client` returns a client by name ("prom", "sentry", "db"), asked for only when a diagnosis
+    needs it (a passing check never connects to the database for one). `window` is the check's
+    own (its Window, or its length in seconds): the diagnosis reads the same stretch of time.
+    A diagnosis that cannot be gathered says why, in the evidence.
     """
     if result.ok or result.outcome == "skipped":
         return result
@@ -128,8 +135,10 @@ def attach(
         result.evidence[f"diagnosis: {labels.get(kind, kind)}"] = "could not gather: no [prometheus] is configured"
         return result
     try:
-        prom: PromClient = request.getfixturevalue("prom")
-    except (Exception, pytest.fail.Exception, pytest.skip.Exception) as exc:
+        prom: PromClient = client("prom")
+    except STOP:
+        raise
+    except BaseException as exc:
         result.evidence[f"diagnosis: {labels.get(kind, kind)}"] = f"could not gather: {redact(str(exc))[:200]}"
         return result
     job = target.prometheus.job
@@ -138,10 +147,10 @@ def attach(
         found.append(_try(labels["errors"], top_failing_endpoints, prom, job, window))
         if target.sentry is not None:
             since = datetime.fromtimestamp(time.time() - max(seconds, 60), UTC)
-            found.append(_try("new Sentry issues", lambda: new_sentry_issues(request.getfixturevalue("sentry"), since)))
+            found.append(_try("new Sentry issues", lambda: new_sentry_issues(client("sentry"), since)))
     elif kind == "latency":
         if target.database is not None:
-            found.append(_try("slowest statements", lambda: slowest_statements(request.getfixturevalue("db"))))
+            found.append(_try("slowest statements", lambda: slowest_statements(client("db"))))
         found.append(_try(labels["latency"], cpu_memory, prom, job))
     elif kind == "memory":
         found.append(_try(labels["memory"], rss_series, prom, job, seconds))
