@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -182,7 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--markdown", action="store_true", help="a Markdown table (the README's columns)")
     c.set_defaults(func=checks_cmd)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `python -m postdeploy checks | head`: the reader left; no traceback for that. Point
+        # stdout at /dev/null so the interpreter's own flush at exit cannot raise it again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 def checks_cmd(args: argparse.Namespace) -> int:

@@ -144,3 +144,18 @@ def test_not_configured_is_one_message_with_a_kind():
 
 def test_the_package_docstring_example_runs():
     assert doctest.testmod(postdeploy, raise_on_error=False).failed == 0
+
+
+def test_checks_piped_into_a_reader_that_leaves_prints_no_traceback():
+    """`python -m postdeploy checks | head -1`: a closed pipe is not an error of ours."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "postdeploy", "checks"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err, err
