@@ -115,6 +115,11 @@ def of_phase(phase: str | None) -> list[Spec]:
     return [s for s in CHECKS if phase is None or phase in s.phases]
 
 
+def watched(phase: str) -> tuple[str, ...]:
+    """The ids `--watch` evaluates again in `phase`, in catalog order (empty: the phase is a snapshot)."""
+    return tuple(s.id for s in of_phase(phase) if s.watched)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -137,6 +142,7 @@ def listing(phase: str | None = None) -> str:
     lines = []
     for s in specs:
         extra = "manual" if s.manual else ("needs " + ", ".join(s.needs) if s.needs else "")
+        extra += ("; " if extra else "") + "watched" if s.watched else ""
         lines.append(f"{s.id:<{width}}  {','.join(s.phases):<{wide}}  {s.item!s:<4}  {s.severity:<8}  {extra}".rstrip())
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Database performing well",
         advice="guide 'Database Connection Pool Exhausted': read the longest queries below, kill long-running ones, fix connection leaks in code, increase the pool or restart the application; if the metric and pg_stat_activity disagree, fix the metric (a dashboard built on it is blind)",
         needs=("database", "prometheus"),
+        watched=True,
     ),
     Spec(
         "db.slow_queries",
@@ -26,6 +27,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Database performing well",
         advice="guide item 15: add indexes for the slow statements (EXPLAIN ANALYZE them); above 500 ms review the query",
         needs=("database",),
+        watched=True,
     ),
     Spec(
         "db.long_queries",
@@ -37,6 +39,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Database performing well",
         advice="guide 'Database Connection Pool Exhausted': find the session (pid above), then SELECT pg_cancel_backend(pid) / pg_terminate_backend(pid) if it is stuck; look for missing indexes or locks",
         needs=("database",),
+        watched=True,
     ),
     Spec(
         "logs.errors",
@@ -48,6 +51,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Error rate acceptable",
         advice="guide item 20: read the top error patterns below; 'connection refused' -> a dependency is down, 'timeout' -> slow dependency or database, ' 500' -> failing endpoints (check Sentry)",
         needs=("logs",),
+        watched=True,
     ),
     Spec(
         "sentry.review",
@@ -59,6 +63,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="No critical issues",
         advice="guide item 21: open the new error types in Sentry, create tickets for non-critical issues; a frequent new type right after a deploy is the release's: fix forward or roll back",
         needs=("sentry",),
+        watched=True,
     ),
     Spec(
         "db.size",
@@ -81,6 +86,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Log review",
         advice="guide item 26: create tickets for the frequent patterns below; fix or silence the noisy ones",
         needs=("logs",),
+        watched=True,
     ),
     Spec(
         "capacity",

@@ -83,6 +83,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="No errors in logs",
         advice="read the ERROR/CRITICAL lines below and the Sentry issue for each; decide fix-forward or rollback",
         needs=("logs",),
+        watched=True,
     ),
     Spec(
         "error_rate",
@@ -96,6 +97,7 @@ CHECKS: tuple[Spec, ...] = (
         advice="guide 'High Error Rate': check Sentry for error details, review logs, check database connectivity and external services; above 10% "
         + ROLLBACK,
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "latency.p95",
@@ -107,6 +109,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Metrics normal",
         advice="guide 'Slow Response Times': check database query performance (pg_stat_statements), CPU/memory, external API timeouts",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "sentry.new",
@@ -118,6 +121,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Metrics normal",
         advice="open the new issues in Sentry; a new error type right after a deploy is usually the release's: fix forward or roll back",
         needs=("sentry",),
+        watched=True,
     ),
     Spec(
         "auth.login",

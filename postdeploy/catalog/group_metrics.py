@@ -15,6 +15,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Traffic routing correct",
         advice="traffic is not reaching the release: check the load balancer / ingress targets, DNS and the rollout; compare with the old release's traffic",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "resources",
@@ -26,6 +27,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="No memory leaks",
         advice="guide 'Memory Leaks': restart the service, monitor memory usage, profile the application, review recent code changes; CPU > 80%: scale up or optimise",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "endpoints",
@@ -37,6 +39,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="All endpoints responding",
         advice="an endpoint fails or gets no traffic: read its errors in the logs and Sentry; check its route and dependencies; critical functionality broken -> consider rollback",
         needs=("prometheus", "endpoints"),
+        watched=True,
     ),
     Spec(
         "jobs.schedule",
@@ -48,6 +51,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Background jobs on schedule",
         advice="a background job is late: check the scheduler / worker process and its logs; restart the worker; check the job's database and external dependencies",
         needs=("jobs",),
+        watched=True,
     ),
     Spec(
         "analytics",
@@ -59,6 +63,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="User analytics reviewed",
         advice="user actions are outside the business ranges: check the sign-up and payment flows by hand and the frontend; compare with the same hour last week",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "dashboard",
@@ -70,6 +75,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Error rate acceptable",
         advice="read the failing panel below: error rate -> 'High Error Rate'; p95 -> 'Slow Response Times'; memory -> 'Memory Leaks'; CPU -> scale up or optimise",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "baseline.compare",
@@ -81,6 +87,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Performance stable",
         advice="the release drifts from its baseline: look at what changed (git log of the release), slow queries (pg_stat_statements), CPU/memory; decide fix-forward or rollback",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "baseline.captured",
@@ -103,5 +110,6 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Performance trend analysis",
         advice="today degrades against yesterday: check slow queries, CPU/memory and the day's deploys; gradual degradation needs a ticket even without an incident",
         needs=("prometheus",),
+        watched=True,
     ),
 )

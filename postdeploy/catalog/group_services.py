@@ -47,6 +47,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Morning health check",
         advice="open the firing alerts (Alertmanager, or Prometheus' Alerts page without one) and follow their runbooks; read the overnight Sentry errors; silence only what is understood",
         needs=("alerts",),
+        watched=True,
     ),
     Spec(
         "alerts.tuning",
@@ -58,6 +59,7 @@ CHECKS: tuple[Spec, ...] = (
         signoff="Alert tuning",
         advice="a flapping alert is noise: raise its `for:` duration or threshold, or fix the cause; an alert firing for days is noise too: fix what it reports or its rule; review alerts that fired but needed no action",
         needs=("prometheus",),
+        watched=True,
     ),
     Spec(
         "notify.team",

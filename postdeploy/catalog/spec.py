@@ -109,6 +109,9 @@ class Spec:
     needs: tuple[str, ...] = ()
     # A manual item: what a person attests (attest.py); empty for an automated check.
     manual: str = ""
+    # `--watch` evaluates it again every interval over its window (it reads metrics, logs,
+    # Sentry or the live database); the others run once.
+    watched: bool = False
 
 
 ROLLBACK = (

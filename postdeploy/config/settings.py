@@ -354,6 +354,9 @@ class Watch:
     interval: Duration = Duration(10.0)
     # The requests a p95 is judged on (0: [thresholds] min_requests).
     min_latency_requests: int = 0
+    # Failing evaluations in a row that confirm a watched check without a rule of its own
+    # (memory, connections, endpoints, trends...): one scrape's spike is not a finding.
+    confirm: int = 2
     # Side-effect-free GET paths `--watch-traffic` may call, e.g. ["/api/v1/ping"].
     traffic_endpoints: list[str] = field(default_factory=list)
 
@@ -365,6 +368,8 @@ class Watch:
             raise ValueError(f"margin must be above 1 (\"clearly above\" = margin x the bound), got {self.margin}")
         if self.interval <= 0:
             raise ValueError("interval must be positive")
+        if self.confirm < 1:
+            raise ValueError(f"confirm must be at least 1 (failing evaluations in a row), got {self.confirm}")
         bad = [p for p in self.traffic_endpoints if not p.startswith("/")]
         if bad:
             raise ValueError(f"traffic_endpoints are paths under the API's base URL (start with /): {bad[0]!r}")

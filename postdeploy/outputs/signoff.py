@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from postdeploy import catalog
-from postdeploy.outputs import watch
+from postdeploy.outputs import watchview
 from postdeploy.run import budget
 from postdeploy.run.attest import attested, pending
 from postdeploy.run.runmodel import Outcome, entries, worst
@@ -98,7 +98,7 @@ def render(record: dict[str, Any], previous: dict[str, Any] | None = None) -> st
             out.append(f"- {MARK[outcome]} {label}{detail}")
         out.append("")
     out += attestation_lines(checks)
-    out += watch.markdown(record.get("watch"))
+    out += watchview.markdown(record.get("watch"))
     failed = [c for c in checks if c.get("outcome") in ("failed", "error", "inconclusive")]
     out += [
         "## Sign-off",

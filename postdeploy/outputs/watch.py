@@ -1,10 +1,12 @@
 """The watch: a phase's metric, log and Sentry checks judged again and again, decided as early as the evidence allows.
 
 `pytest -m first15 --env E --watch 15m` runs the one-shot checks, then evaluates the
-watched checks every interval over [deploy, now] until the window (counted from the
-deploy) closes or the verdict is decided. This module is the library piece, without
-pytest: the sequential test, the stopping rule (`decide`), the loop (`run`, with an
-injected clock) and the renderings for the record, record.md and report.html.
+watched checks (the catalog's `watched`) every interval over [deploy, now] until the window
+(counted from the deploy) closes or the verdict is decided. Every phase with watched checks
+accepts `--watch`: first_hour and first_24h count the window from the deploy too; daily and
+weekly, whose windows slide (the last 24 h), count it from the start of the watch. This
+module is the library piece, without pytest: the sequential test, the stopping rule
+(`evaluate`) and the loop (`run`, with an injected clock); watchview.py renders it.
 
 The stopping rule:
 - error rate: two of Wald's sequential probability ratio tests on the binomial rate,
@@ -17,6 +19,11 @@ The stopping rule:
   a new Sentry issue) ends the watch `issues` once a rollback is ruled out: a third SPRT,
   "at bound / margin" against "at the bound", has accepted the first (the rate is clearly
   below the rollback bound). Until then the watch goes on: a rollback may still come.
+- every other watched check (memory, connections, endpoints, trends...) has no rule of its
+  own: its failure counts once `confirm` evaluations in a row have failed (2 by default,
+  [watch] confirm): one scrape's spike is not a finding. A confirmed critical failure ends
+  the watch `rollback`; a confirmed major one is a finding as above; a minor one is shown,
+  never decisive (the verdict does not count it either).
 - `success` only when the window has closed and every watched check passes on enough data.
   A healthy deployment is never declared good before its window closes.
 """
@@ -30,10 +37,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from postdeploy.core.results import Result
-from postdeploy.outputs import templating
 
-# The checks a watch can judge again, each over [deploy, now].
-WATCHED = ("error_rate", "latency.p95", "logs.clean", "sentry.new")
+# The watched checks of first15 with a rule of their own (the sequential test, the p95 sample,
+# "a new one fails at once"); any other watched check is judged by `confirm` evaluations in a row.
+OWN_RULES = ("error_rate", "latency.p95", "logs.clean", "sentry.new")
+AT_ONCE = ("logs.clean", "sentry.new")
 ABOVE, BELOW, UNDECIDED = "above", "below", "undecided"
 PENDING = "watching"
 FINAL = ("success", "issues", "rollback")
@@ -95,6 +103,8 @@ class Policy:
     latency_p95: float = 0.5
     min_requests: int = 50
     min_latency_requests: int = 50
+    # Failing evaluations in a row that confirm the failure of a check without a rule of its own.
+    confirm: int = 2
 
     def test(self, bound: float) -> Sprt:
         """Above the bound: "at the bound" against "at margin x the bound"."""
@@ -124,6 +134,8 @@ class Evaluation:
     p95: float | None = None
     p95_requests: float | None = None
     checks: dict[str, str] = field(default_factory=dict)
+    # Per check: failing evaluations in a row, this one included (0: it did not fail).
+    streaks: dict[str, int] = field(default_factory=dict)
     ours: int = 0
     decision: str = PENDING
     so_far: str = "no finding"
@@ -147,15 +159,24 @@ def _num(data: Mapping[str, Any] | None, key: str) -> float | None:
 
 
 def evaluate(
-    results: Mapping[str, Result], policy: Policy, *, at: float, elapsed: float, window: float, ours: int = 0
+    results: Mapping[str, Result],
+    policy: Policy,
+    *,
+    at: float,
+    elapsed: float,
+    window: float,
+    ours: int = 0,
+    previous: Evaluation | None = None,
 ) -> Evaluation:
-    """Judge one evaluation of the watched checks; pure (results in, decision out).
+    """Judge one evaluation of the watched checks; pure (results and the previous evaluation in, decision out).
 
-    `results` maps a watched check id to its Result over [deploy, now]; error_rate's data
-    holds `requests` and `errors`, latency.p95's `requests` and `p95` (seconds).
+    `results` maps a watched check id to its Result over its window; error_rate's data holds
+    `requests` and `errors`, latency.p95's `requests` and `p95` (seconds).
     """
     ev = Evaluation(at=at, elapsed=elapsed, ours=ours)
     ev.checks = {cid: r.outcome for cid, r in results.items()}
+    before = previous.streaks if previous is not None else {}
+    ev.streaks = {cid: before.get(cid, 0) + 1 if _failed(r) else 0 for cid, r in results.items()}
     findings: list[str] = []
     roll_test = BELOW  # without an error-rate check there is no rollback to wait for
     err = results.get("error_rate")
@@ -166,18 +187,56 @@ def evaluate(
             return ev
         findings += [major] if major else []
     findings += _latency_findings(ev, results.get("latency.p95"), policy)
-    findings += [f"{cid}: {results[cid].summary}" for cid in ("logs.clean", "sentry.new") if _failed(results.get(cid))]
-    if findings and roll_test == BELOW:
+    findings += [f"{cid}: {results[cid].summary}" for cid in AT_ONCE if _failed(results.get(cid))]
+    rollback, confirmed, critical_pending = _confirmed(ev, results, policy)
+    if rollback:
+        ev.decision, ev.reasons = "rollback", [rollback]
+        return ev
+    findings += confirmed
+    if findings and roll_test == BELOW and not critical_pending:
         ev.decision, ev.reasons = "issues", findings
         return ev
     if elapsed >= window:
         ev.decision, ev.reasons = _at_close(results, policy, ev, findings)
         return ev
-    ev.so_far = ("issues (rollback not ruled out yet)" if findings else "no finding") + (
-        f"; {len(findings)} finding(s)" if findings else ""
-    )
+    ev.so_far = _so_far(ev, results, policy, findings)
     ev.reasons = findings
     return ev
+
+
+def _confirmed(ev: Evaluation, results: Mapping[str, Result], policy: Policy) -> tuple[str | None, list[str], bool]:
+    """The checks without a rule of their own: (a confirmed critical failure or None, the confirmed
+    major failures, whether a critical one that is not failing now may still fail)."""
+    rollback: str | None = None
+    findings: list[str] = []
+    pending = False
+    for cid, r in results.items():
+        if cid in OWN_RULES:
+            continue
+        confirmed = _failed(r) and ev.streaks.get(cid, 0) >= policy.confirm
+        if r.severity == "critical" and not confirmed:
+            pending = True
+        if not confirmed or r.severity == "minor":
+            continue
+        line = f"{cid}: {r.summary} (failed {ev.streaks[cid]} evaluations in a row)"
+        if r.severity == "critical":
+            rollback = rollback or line
+        else:
+            findings.append(line)
+    return rollback, findings, pending
+
+
+def _so_far(ev: Evaluation, results: Mapping[str, Result], policy: Policy, findings: list[str]) -> str:
+    """What the watch would say now: its findings, and the failures still to be confirmed."""
+    text = ("issues (rollback not ruled out yet)" if findings else "no finding") + (
+        f"; {len(findings)} finding(s)" if findings else ""
+    )
+    unconfirmed = [
+        f"{cid} failing {ev.streaks[cid]}/{policy.confirm}"
+        for cid, r in results.items()
+        if cid not in OWN_RULES and 0 < ev.streaks.get(cid, 0) < policy.confirm and r.severity != "minor"
+    ]
+    return text + (f"; to confirm: {', '.join(unconfirmed)}" if unconfirmed else "")
 
 
 def _judge_error_rate(ev: Evaluation, err: Result, policy: Policy) -> tuple[str, str | None, str | None]:
@@ -229,6 +288,8 @@ def _at_close(
     reasons = list(findings)
     verdict = "success"
     for cid, r in results.items():
+        if r.severity == "minor":
+            continue  # shown in the record; the verdict does not count a minor check either
         if r.outcome == "failed" and r.severity == "critical":
             return "rollback", [f"{cid}: {r.summary}", *reasons]
         if r.outcome in ("failed", "inconclusive"):
@@ -260,6 +321,9 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     status: str = "watching"  # watching, decided, interrupted
     traffic: dict[str, Any] = field(default_factory=dict)
+    # What `deployed_at` (the start of the window) is: "the deploy", or "the start of the watch"
+    # for the phases whose windows slide (daily, weekly).
+    anchor: str = "the deploy"
 
     @property
     def decided_after(self) -> float | None:
@@ -270,6 +334,7 @@ class Outcome:
             "window_s": round(self.window, 3),
             "interval_s": round(self.interval, 3),
             "deployed_at": round(self.deployed_at, 3),
+            "anchor": self.anchor,
             "started_at": round(self.started_at, 3),
             "status": self.status,
             "decision": self.decision,
@@ -292,18 +357,22 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     on_evaluation: Callable[[Outcome, Evaluation], None] | None = None,
     ours: Callable[[], int] = lambda: 0,
+    anchor: str = "the deploy",
 ) -> Outcome:
     """Evaluate `probe(now)` every `interval` until the window closes or the verdict is decided.
 
-    The last evaluation is made at the close of the window (deploy + window), not after it.
+    The last evaluation is made at the close of the window (`deployed_at` + window), not after it.
     A KeyboardInterrupt leaves the outcome "interrupted" with what was seen (re-raised).
     """
-    out = Outcome(window=window, interval=interval, deployed_at=deployed_at, started_at=clock())
+    out = Outcome(window=window, interval=interval, deployed_at=deployed_at, started_at=clock(), anchor=anchor)
     try:
         while True:
             now = clock()
             results = probe(now)
-            ev = evaluate(results, policy, at=now, elapsed=now - deployed_at, window=window, ours=ours())
+            previous = out.evaluations[-1] if out.evaluations else None
+            ev = evaluate(
+                results, policy, at=now, elapsed=now - deployed_at, window=window, ours=ours(), previous=previous
+            )
             out.evaluations.append(ev)
             out.results = dict(results)
             if on_evaluation is not None:
@@ -321,17 +390,17 @@ def run(
         raise
 
 
-def final_results(out: Outcome) -> dict[str, Result]:
-    """Each watched check's result at the end of the watch, agreeing with the watch's decision.
+def final_results(out: Outcome, note: str) -> dict[str, Result]:
+    """Each watched check's result at the end of the watch, agreeing with the watch's decision;
+    `note` (when and why the watch ended) goes into each one's evidence.
 
     An early rollback may come on fewer requests than a one-shot check judges (say 9 errors
     in 12): the error-rate result then says what the sequential test saw, as a critical
-    failure. Each result's evidence says when and why the watch ended.
+    failure.
     """
     final: dict[str, Result] = {}
-    ending_line = ending(out.to_json())
     for cid, r in out.results.items():
-        evidence = {**r.evidence, "watch": ending_line}
+        evidence = {**r.evidence, "watch": note}
         final[cid] = replace(r, evidence=evidence)
     err = final.get("error_rate")
     last = out.evaluations[-1] if out.evaluations else None
@@ -345,87 +414,3 @@ def final_results(out: Outcome) -> dict[str, Result]:
         elif out.decision == "issues" and last.major_test == ABOVE and err.outcome != "failed":
             final["error_rate"] = replace(err, outcome="failed", summary=last.reasons[0], value=value)
     return final
-
-
-# -- how the watch is shown ------------------------------------------------------------------
-
-
-def clock_text(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def progress_line(out: Outcome, ev: Evaluation) -> str:
-    """`watch 0:42/2:00  requests 412 (ours 38)  error rate 4.13% (rollback above 17.2%)  p95 41 ms  so far: ...`."""
-    parts = [f"watch {clock_text(ev.elapsed)}/{clock_text(out.window)}"]
-    if ev.requests is not None:
-        ours = f" (ours {ev.ours})" if out.traffic else ""
-        parts.append(f"requests {ev.requests:.0f}{ours}")
-        if ev.rate is not None:
-            bound = f"rollback above {ev.rollback_rate_bound:.1%}" if ev.rollback_rate_bound is not None else ""
-            parts.append(f"error rate {ev.rate:.2%}" + (f" ({bound})" if bound else ""))
-    else:
-        parts.append("requests -")
-    parts.append(f"p95 {ev.p95 * 1000:.0f} ms" if ev.p95 is not None else "p95 -")
-    parts.append(f"decided: {ev.decision.upper()}" if ev.decision in FINAL else f"so far: {ev.so_far}")
-    return "  ".join(parts)
-
-
-def ending(watch: Mapping[str, Any]) -> str:
-    """One sentence: when and why the watch ended (record.md, the terminal summary)."""
-    window = clock_text(watch.get("window_s") or 0)
-    evs = watch.get("evaluations") or []
-    if watch.get("status") == "interrupted":
-        last = clock_text(evs[-1]["elapsed"]) if evs else "0:00"
-        return f"interrupted at {last} of its {window} window after {len(evs)} evaluation(s): no verdict"
-    if watch.get("status") != "decided":
-        return f"did not finish ({len(evs)} evaluation(s))"
-    after = clock_text(watch.get("decided_after_s") or 0)
-    why = "; ".join(watch.get("reasons") or [])
-    early = "" if watch.get("decision") == "success" else " (before the window closed)"
-    if watch.get("decision") != "success" and (watch.get("decided_after_s") or 0) >= (watch.get("window_s") or 0):
-        early = " (at the close of the window)"
-    return (
-        f"decided {str(watch.get('decision')).upper()} {after} after the deploy{early}, "
-        f"window {window}, {len(evs)} evaluation(s): {why}"
-    )
-
-
-def markdown(watch: Mapping[str, Any] | None) -> list[str]:
-    """The watch's lines of record.md."""
-    if not watch:
-        return []
-    out = ["", "## Watch", "", f"The watch {ending(watch)}.", ""]
-    traffic = watch.get("traffic") or {}
-    if traffic:
-        out.append(
-            f"Watch traffic (ours, counted apart): {traffic.get('sent', 0)} GETs at {traffic.get('rate', '?')}, "
-            f"{traffic.get('failed', 0)} failed, to {', '.join(traffic.get('endpoints', []))}."
-        )
-        out.append("")
-    return out
-
-
-def _cell(v: Any, fmt: str = "{}") -> str:
-    return "-" if v is None else fmt.format(v)
-
-
-def html_table(watch: Mapping[str, Any] | None) -> str:
-    """The evaluations and the moment of decision, as a table for report.html (templates/watch.html.j2)."""
-    if not watch:
-        return ""
-    rows = []
-    evs = watch.get("evaluations") or []
-    for n, ev in enumerate(evs):
-        cells = [
-            clock_text(ev["elapsed"]),
-            _cell(ev.get("requests"), "{:.0f}"),
-            _cell(ev.get("ours")),
-            _cell(ev.get("rate"), "{:.2%}"),
-            _cell(ev.get("rollback_rate_bound"), "{:.1%}"),
-            _cell(ev.get("major_rate_bound"), "{:.1%}"),
-            _cell(None if ev.get("p95") is None else ev["p95"] * 1000, "{:.0f} ms"),
-            ev.get("decision") if ev.get("decision") in FINAL else ev.get("so_far", ""),
-        ]
-        rows.append({"decided": n == len(evs) - 1 and ev.get("decision") in FINAL, "cells": cells})
-    return templating.render("watch.html.j2", ending=ending(watch), rows=rows)

@@ -21,7 +21,7 @@ from postdeploy.core import gates
 from postdeploy.core.errors import TargetError
 from postdeploy.core.redaction import redact
 from postdeploy.core.results import UNREACHABLE, Result
-from postdeploy.pytestplugin import markers, reporting
+from postdeploy.pytestplugin import markers, reporting, rerun
 from postdeploy.pytestplugin.state import STATE, RunState
 from postdeploy.run import channel
 from postdeploy.run.pastruns import History
@@ -248,10 +248,7 @@ class Check:
     def fixture(self, name: str) -> Any:
         """A fixture's value asked for late (only when the check needs it); a fixture that failed
         (the database unreachable) raises TargetError with its message, a skip stays a skip."""
-        try:
-            return self.getfixturevalue(name)
-        except pytest.fail.Exception as exc:
-            raise TargetError(str(exc)) from None
+        return rerun.late_fixture(self.getfixturevalue, name)
 
     def requires(self, *needs: str) -> None:
         """Skip as "not configured" unless the environment has every need (keys of catalog.NEEDS)."""

@@ -18,7 +18,7 @@ import pytest
 
 from postdeploy.config import environments_dir
 from postdeploy.core.redaction import redact
-from postdeploy.outputs import signoff, timeline, watch
+from postdeploy.outputs import signoff, timeline, watchview
 from postdeploy.pytestplugin import finish, reporting, scope
 from postdeploy.pytestplugin.state import WRITTEN, RunState, snapshot
 from postdeploy.run import channel
@@ -146,7 +146,7 @@ def _outputs(config: pytest.Config, state: RunState, data: dict[str, Any], when:
     finish.carry_allure_history(state.run_dir)
     if judged:
         finish.write_timeline(state.run_dir, data)
-    config.stash[finish.CHARTS] = (finish.charts_html(state, when) if judged else "") + watch.html_table(
+    config.stash[finish.CHARTS] = (finish.charts_html(state, when) if judged else "") + watchview.html_table(
         data.get("watch")
     )
     config.stash[WRITTEN] = data

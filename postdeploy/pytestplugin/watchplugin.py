@@ -1,8 +1,10 @@
 """Plugin glue of `--watch` (the decision itself is postdeploy/outputs/watch.py).
 
-Registered by plugin.py only when a watch is asked for. The watched checks (watch.WATCHED)
-run after every other check of the run; the first of them runs the watch, each judges the
-watch's final result for its check (the same library functions, evaluated over [deploy, now]).
+Registered by plugin.py only when a watch is asked for. The phase's watched checks (the
+catalog's `watched`) run after every other check of the run; the first of them runs the
+watch, each judges the watch's final result for its check. first15's checks are evaluated
+by the same library functions over [deploy, now] (the error rate's counts feed the
+sequential test); the later phases' tests are called again as they are (rerun.py).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from typing import Any
 
 import pytest
 
+from postdeploy import catalog
 from postdeploy.checks import logs as log_checks
 from postdeploy.checks import metrics
 from postdeploy.checks import sentry as sentry_checks
 from postdeploy.config import Environment
 from postdeploy.core.durations import human, parse_duration
 from postdeploy.core.results import Result
-from postdeploy.outputs import watch
-from postdeploy.pytestplugin import markers
+from postdeploy.outputs import watch, watchview
+from postdeploy.pytestplugin import markers, rerun
 from postdeploy.pytestplugin.state import RunState, snapshot
 from postdeploy.run.record import write
 from postdeploy.sources.watchtraffic import Traffic, over_limit, parse_rate
@@ -50,12 +53,28 @@ OPTIONS = {
 }
 
 
+# The phases whose windows slide (the last 24 h, the last 7 d): their watch counts from its own start.
+FROM_START = ("daily", "weekly")
+
+
 @dataclass(frozen=True)
 class Settings:
     window: float
     interval: float
     traffic: float | None
     traffic_label: str
+    phase: str
+    ids: tuple[str, ...]  # the phase's watched checks (catalog order)
+
+
+def _phase_ids(phase: str) -> tuple[str, ...]:
+    """The phase's watched checks; a usage error for a run that is not one watchable phase."""
+    watchable = [p for p in catalog.PHASES if catalog.watched(p)]
+    ids = catalog.watched(phase) if phase in catalog.PHASES else ()
+    if not ids:
+        what = f"--watch: phase {phase} has no watched checks" if phase in catalog.PHASES else "--watch watches one phase"
+        raise pytest.UsageError(f"{what}: run it with -m {', '.join(watchable[:-1])} or -m {watchable[-1]}")
+    return ids
 
 
 def configure(config: pytest.Config, state: RunState, setting: Callable[[pytest.Config, str], tuple[Any, str]]) -> None:
@@ -75,6 +94,7 @@ def configure(config: pytest.Config, state: RunState, setting: Callable[[pytest.
         return
     assert state.env is not None
     env = state.env
+    ids = _phase_ids(state.phase)
     try:
         window = parse_duration(raw)
     except ValueError as exc:
@@ -106,7 +126,7 @@ def configure(config: pytest.Config, state: RunState, setting: Callable[[pytest.
             "are few; the watch itself waits on time, not on CPU)"
         )
     config.pluginmanager.register(
-        WatchPlugin(state, Settings(window, interval, rate, traffic_raw or "")), "postdeploy-watch"
+        WatchPlugin(state, Settings(window, interval, rate, traffic_raw or "", state.phase, ids)), "postdeploy-watch"
     )
 
 
@@ -130,6 +150,7 @@ def _policy(target: Environment) -> watch.Policy:
         latency_p95=float(th.latency_p95),
         min_requests=th.min_requests,
         min_latency_requests=target.watch.min_latency_requests or th.min_requests,
+        confirm=target.watch.confirm,
     )
 
 
@@ -143,6 +164,7 @@ class WatchPlugin:
         self.state = state
         self.settings = settings
         self.watched: set[str] = set()
+        self.items: list[pytest.Item] = []
         self.outcome: watch.Outcome | None = None
         self.final: dict[str, Result] | None = None
         self.failure: str = ""
@@ -153,19 +175,21 @@ class WatchPlugin:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        items.sort(key=lambda item: _check_id(item) in watch.WATCHED)  # stable: the rest keep their order
-        self.watched = {_check_id(i) for i in items} & set(watch.WATCHED)
+        ids = self.settings.ids
+        items.sort(key=lambda item: _check_id(item) in ids)  # stable: the rest keep their order
+        self.watched = {_check_id(i) for i in items} & set(ids)
+        self.items = [i for i in items if _check_id(i) in ids]
         if not self.watched and items and not config.option.collectonly:
             raise pytest.UsageError(
                 f"--watch: none of the selected checks of phase {self.state.phase} can be watched "
-                f"(the watched checks are {', '.join(watch.WATCHED)}: run -m first15)"
+                f"(its watched checks are {', '.join(ids)})"
             )
 
     # -- the watch, run by the first watched check ----------------------------------------
     @pytest.fixture(autouse=True)
     def _postdeploy_watch(self, request: pytest.FixtureRequest) -> Iterator[None]:
         cid = _check_id(request.node)
-        if cid not in watch.WATCHED:
+        if cid not in self.settings.ids:
             yield
             return
         judge = request.getfixturevalue("check")  # a blocked check skips here, before any watch
@@ -191,20 +215,38 @@ class WatchPlugin:
     def _run(self, request: pytest.FixtureRequest) -> None:
         s = self.settings
         target = request.getfixturevalue("target")
-        deployment = request.getfixturevalue("deployment")
-        if deployment.deployed_at is None:
-            self.failure = (
-                "--watch needs the deploy time: pass --deployed-at, or configure [runtime] so that the "
-                "release's start time can be read"
-            )
-            return
-        probe = self._probe(request, target, deployment.deployed_at)
+        if s.phase in FROM_START:
+            start, anchor = time.time(), "the start of the watch"
+            probe = self._rerun_probe(request, target)
+        else:
+            deployment = request.getfixturevalue("deployment")
+            if deployment.deployed_at is None:
+                self.failure = (
+                    "--watch needs the deploy time: pass --deployed-at, or configure [runtime] so that the "
+                    "release's start time can be read"
+                )
+                return
+            start, anchor = deployment.deployed_at.timestamp(), "the deploy"
+            if s.phase == "first15":
+                probe = self._probe(request, target, deployment.deployed_at)
+            else:
+                probe = self._rerun_probe(request, target)
         traffic = None
         if s.traffic:
             traffic = Traffic(target.api, target.watch.traffic_endpoints, s.traffic, s.traffic_label).start()
-        self.outcome = self._watch(request.config, probe, _policy(target), deployment.deployed_at.timestamp(), traffic)
+        self.outcome = self._watch(request.config, probe, _policy(target), start, anchor, traffic)
         self._keep(self.outcome)
-        self.final = watch.final_results(self.outcome)
+        self.final = watch.final_results(self.outcome, watchview.ending(self.outcome.to_json()))
+
+    def _rerun_probe(self, request: pytest.FixtureRequest, target: Environment) -> Callable[[float], dict[str, Result]]:
+        """One evaluation of the later phases' watched checks: their tests called again (rerun.py)."""
+        found = [rerun.prepare(i, request.getfixturevalue, target, self.state.gates) for i in self.items]
+        reruns = [r for r in found if r is not None]
+
+        def probe(now: float) -> dict[str, Result]:
+            return {r.check_id: r.evaluate(request.getfixturevalue) for r in reruns}
+
+        return probe
 
     def _probe(
         self, request: pytest.FixtureRequest, target: Environment, deployed_at: datetime
@@ -239,7 +281,8 @@ class WatchPlugin:
         config: pytest.Config,
         probe: Callable[[float], dict[str, Result]],
         policy: watch.Policy,
-        deployed: float,
+        start: float,
+        anchor: str,
         traffic: Traffic | None,
     ) -> watch.Outcome:
         """Evaluate until the watch decides; every evaluation is kept in the record as it comes."""
@@ -259,7 +302,8 @@ class WatchPlugin:
             return watch.run(
                 probe,
                 policy,
-                deployed_at=deployed,
+                deployed_at=start,
+                anchor=anchor,
                 window=s.window,
                 interval=s.interval,
                 on_evaluation=on_evaluation,
@@ -294,7 +338,7 @@ class WatchPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         data = self.state.record.extra.get("watch") if self.state.record is not None else None
         if data:
-            terminalreporter.write_line(f"watch: {watch.ending(data)}")
+            terminalreporter.write_line(f"watch: {watchview.ending(data)}")
             traffic = data.get("traffic") or {}
             if traffic:
                 terminalreporter.write_line(
@@ -324,13 +368,13 @@ class Progress:
     def show(self, out: watch.Outcome, ev: watch.Evaluation) -> None:
         if self.quiet:
             return
-        line = watch.progress_line(out, ev)
+        line = watchview.progress_line(out, ev)
 
         def write() -> None:
             if not self.shown:
                 self.tr.ensure_newline()
                 self.tr.write_line(
-                    f"watch: {human(out.window)} from the deploy, every {human(out.interval)} "
+                    f"watch: {human(out.window)} from {out.anchor}, every {human(out.interval)} "
                     f"(Ctrl-C stops it: the record says incomplete)"
                 )
             if self.tty:

@@ -17,7 +17,7 @@ import pytest
 
 from postdeploy.core.errors import TargetError
 from postdeploy.core.redaction import Secret
-from postdeploy.outputs import charts, templating, timeline, watch
+from postdeploy.outputs import charts, templating, timeline, watchview
 from postdeploy.pytestplugin import reporting
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def test_a_planted_script_is_text_in_the_charts_and_watch_table(monkeypatch: pyt
     svg = charts.svg_chart(f"p95 {PLANT}", [(995.0, 0.1)], span, 990.0, 0.5, "{:.0f} ms", 1000.0)
     _escaped_only(svg, "a chart")
     assert f'aria-label="p95 {ESCAPED}"' in svg
-    table = watch.html_table({"evaluations": [{"elapsed": 5.0, "so_far": PLANT}], "decision": None})
+    table = watchview.html_table({"evaluations": [{"elapsed": 5.0, "so_far": PLANT}], "decision": None})
     _escaped_only(table, "the watch table")
 
     from types import SimpleNamespace

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from postdeploy.core.results import Result, failed, passed
-from postdeploy.outputs import watch
+from postdeploy.outputs import watch, watchview
 
 POLICY = watch.Policy(major=0.01, rollback=0.10, alpha=0.01, beta=0.01, min_requests=50, min_latency_requests=50)
 
@@ -174,7 +174,7 @@ def test_run_stops_at_the_decision_and_keeps_every_evaluation():
         interval=10,
         clock=clock,
         sleep=clock.sleep,
-        on_evaluation=lambda o, ev: seen.append(watch.progress_line(o, ev)),
+        on_evaluation=lambda o, ev: seen.append(watchview.progress_line(o, ev)),
     )
     assert out.decision == "rollback" and out.status == "decided"
     assert out.decided_after is not None and out.decided_after < 30
@@ -182,8 +182,8 @@ def test_run_stops_at_the_decision_and_keeps_every_evaluation():
     assert "decided: ROLLBACK" in seen[-1] and "watch 0:" in seen[-1]
     data = out.to_json()
     assert data["evaluations"][-1]["decision"] == "rollback"
-    assert "ROLLBACK" in watch.ending(data) and "before the window closed" in watch.ending(data)
-    assert "<table>" in watch.html_table(data)
+    assert "ROLLBACK" in watchview.ending(data) and "before the window closed" in watchview.ending(data)
+    assert "<table>" in watchview.html_table(data)
 
 
 def test_run_on_healthy_data_ends_at_the_close_not_before():
@@ -225,7 +225,7 @@ def test_run_interrupted_keeps_what_it_saw():
             on_evaluation=lambda o, ev: outcome.append(o),
         )
     assert outcome[-1].status == "interrupted" and len(outcome[-1].evaluations) == 2
-    assert "interrupted at 0:05" in watch.ending(outcome[-1].to_json())
+    assert "interrupted at 0:05" in watchview.ending(outcome[-1].to_json())
 
 
 def test_a_watch_started_after_its_window_decides_on_one_evaluation():
@@ -255,7 +255,7 @@ def test_final_results_agree_with_an_early_rollback_on_few_requests():
         sleep=clock.sleep,
     )
     assert out.decision == "rollback"
-    final = watch.final_results(out)
+    final = watch.final_results(out, watchview.ending(out.to_json()))
     assert final["error_rate"].outcome == "failed" and final["error_rate"].severity == "critical"
     assert "rollback bound" in final["error_rate"].summary
     assert "decided ROLLBACK 0:00 after the deploy" in final["logs.clean"].evidence["watch"]
