@@ -175,6 +175,19 @@ class TestHealthyAtProductionWindows:
         if phase == "weekly":
             assert "fired in 168h" in run.check("alerts.tuning")["summary"], describe(run)
 
+    @pytest.mark.parametrize("phase", ("first_24h", "weekly"))
+    def test_a_watch_at_production_windows_is_green(self, prod: tuple[Sandbox, Path], phase: str) -> None:
+        """Three evaluations of the 24 h and 7 d windows; first_24h's window counts from the deploy
+        2 hours ago, so its watch is set to close 20 s from now."""
+        box, reports = prod
+        window = f"{DEPLOYED_AGO + 20:.0f}s" if phase == "first_24h" else "20s"
+        args = (*ATTESTED, f"--deployed-at={deployed_at()}", "--watch", window, "--watch-interval", "10s")
+        run = box.run_suite(reports, *args, marks=phase, env=ENV)
+        w = run.record.get("watch") or {}
+        assert w.get("decision") == "success" and len(w["evaluations"]) >= 2, describe(run)
+        assert all(set(e["checks"].values()) == {"passed"} for e in w["evaluations"]), w["evaluations"]
+        assert run.record["verdict"] == "success", describe(run)
+
 
 # -- history faults, each caught at production windows ------------------------------------------
 def failed_with(run: Run, check_id: str, *patterns: str) -> str:
@@ -197,6 +210,17 @@ class TestHistoryFaultsA:
         # The replica's pool: at 28 (its last value, for the 5 minutes after its series ends) and growing.
         failed_with(run, "db.connections", r"28 connections is at or above 80% of the pool", r"connections are growing")
         assert run.record["verdict"] != "success"
+
+    def test_a_first_hour_watch_confirms_the_leaks(self, faults_a: tuple[Sandbox, Path]) -> None:
+        """The same history watched: the leaks fail every evaluation, so the second ends the watch."""
+        box, reports = faults_a
+        window = f"{DEPLOYED_AGO + 120:.0f}s"
+        args = (*ATTESTED, f"--deployed-at={deployed_at()}", "--watch", window, "--watch-interval", "5s")
+        run = box.run_suite(reports, *args, marks="first_hour", env=ENV)
+        w = run.record.get("watch") or {}
+        assert w.get("decision") == "issues" and len(w["evaluations"]) == 2, describe(run)
+        confirmed = {r.split(":", 1)[0] for r in w["reasons"] if r.endswith("(failed 2 evaluations in a row)")}
+        assert {"resources", "db.connections"} <= confirmed, w["reasons"]
 
     def test_weekly_review_flags_the_flapping_and_the_stuck_alert(self, faults_a: tuple[Sandbox, Path]) -> None:
         box, reports = faults_a
