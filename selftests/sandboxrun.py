@@ -178,13 +178,18 @@ def wait_for(what: str, condition: Callable[[], bool], bound: float, interval: f
         time.sleep(interval)  # bounded poll on a condition of the sandbox's own processes
 
 
-def start(folder: Path, *up_args: str) -> Sandbox:
-    # The suite runs it starts are runs of their own: not workers of the self-tests' xdist
-    # (the suite reads PYTEST_XDIST_WORKER_COUNT to share its request pacing).
+def sandbox_env(folder: Path) -> dict[str, str]:
+    """The environment of a sandbox in `folder` and of the suite runs against it: runs of their
+    own, not workers of the self-tests' xdist (the suite reads PYTEST_XDIST_WORKER_COUNT to
+    share its request pacing), with no --env of the caller's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["POSTDEPLOY_SANDBOX_DIR"] = str(folder)
     env.pop("POSTDEPLOY_ENV", None)
-    box = Sandbox(folder, env)
+    return env
+
+
+def start(folder: Path, *up_args: str) -> Sandbox:
+    box = Sandbox(folder, sandbox_env(folder))
     proc = box.cli("up", *up_args, timeout=120)
     if proc.returncode != 0:
         log = folder / "supervisor.log"

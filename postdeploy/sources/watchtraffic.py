@@ -8,7 +8,6 @@ timeouts; a failed request is counted, never raised.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import Any
@@ -16,18 +15,16 @@ from typing import Any
 import httpx
 
 from postdeploy.config import Api
+from postdeploy.config.units import parse_rate as parse_limit
+from postdeploy.config.units import per_second
 from postdeploy.sources.apiclient import tls_verify
 
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|min)\s*$")
 MAX_RATE = 20.0
 
 
 def parse_rate(text: str) -> float:
-    """Requests per second from "2/s" or "30/m"; ValueError with the accepted forms."""
-    m = _RATE.match(text or "")
-    if not m:
-        raise ValueError(f"not a request rate: {text!r} (write e.g. 2/s or 30/m)")
-    rate = float(m[1]) / (1.0 if m[2] == "s" else 60.0)
+    """Requests per second from "2/s" or "30/min" (config.units' grammar), at most MAX_RATE; ValueError otherwise."""
+    rate = per_second(text)
     if not 0 < rate <= MAX_RATE:
         raise ValueError(f"request rate {text!r} out of range: above 0 and at most {MAX_RATE:g}/s")
     return rate
@@ -39,8 +36,6 @@ def over_limit(rate: float, rate_limit: str) -> str:
     The watch's own traffic must not be what throttles the service: that would make the
     evidence it exists to produce.
     """
-    from postdeploy.config.units import parse_rate as parse_limit
-
     limit = parse_limit(rate_limit)
     if limit is None:
         return ""

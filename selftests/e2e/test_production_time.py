@@ -20,7 +20,6 @@ fault checks run first, minutes after `up` (their windows are 5 min to 7 days lo
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.infra import history
-from sandboxrun import ATTESTED, Run, Sandbox, seed_history, seed_size_history, start
+from sandboxrun import ATTESTED, Run, Sandbox, sandbox_env, seed_history, seed_size_history, start
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("prometheus") and shutil.which("promtool")), reason="needs prometheus and promtool"
@@ -118,7 +117,7 @@ def test_history_faults_and_spans_are_checked() -> None:
 
 
 def test_unknown_history_fault_is_a_one_line_usage_error(tmp_path: Path) -> None:
-    box = Sandbox(tmp_path, {**os.environ, "POSTDEPLOY_SANDBOX_DIR": str(tmp_path)})
+    box = Sandbox(tmp_path, sandbox_env(tmp_path))
     proc = box.cli("up", "--history", "8d", "--history-fault", "moon_phase", timeout=30)
     assert proc.returncode == 2 and "unknown history fault 'moon_phase'" in proc.stdout, proc.stdout + proc.stderr
     proc = box.cli("up", "--history", "eight", timeout=30)

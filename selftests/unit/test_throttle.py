@@ -287,3 +287,18 @@ def test_declared_signal_matching_reads_the_log_since_the_request():
     assert throttle.declared(resp, [PRODUCTION_SIGNAL], sent, count)
     assert seen["since"] == sent.replace(microsecond=0)
     assert throttle.declared(resp, [PRODUCTION_SIGNAL], sent, None) is None  # cannot confirm: not throttled
+
+
+def test_one_rate_grammar_for_the_limit_and_the_watch_traffic():
+    from postdeploy.config.units import parse_rate, per_second
+    from postdeploy.sources.watchtraffic import parse_rate as traffic_rate
+
+    assert parse_rate("60/min") == (60, 60.0) and parse_rate("900/hour") == (900, 3600.0)
+    with pytest.raises(ValueError, match="N >= 1"):
+        parse_rate("0.5/s")  # a limit counts whole requests per period
+    assert per_second("30/min") == 0.5 and per_second("0.5/s") == 0.5 and per_second("7200/h") == 2.0
+    assert traffic_rate("2/s") == 2.0 and traffic_rate("30/m") == 0.5
+    with pytest.raises(ValueError, match="write e.g. 2/s"):
+        traffic_rate("lots")
+    with pytest.raises(ValueError, match="at most 20/s"):
+        traffic_rate("30/s")
