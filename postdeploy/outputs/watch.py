@@ -308,13 +308,18 @@ def _at_close(
 
 @dataclass
 class Outcome:
-    """What the watch saw and decided; `evaluations` grow as it runs (an interrupted watch keeps them)."""
+    """What the watch saw and decided; `evaluations` grow as it runs (an interrupted watch keeps them).
+
+    A long watch keeps at most KEPT evaluations (`thin`): a 24 h watch at 10 s makes 8,640,
+    and the record is rewritten at every one of them. `count` is how many were made.
+    """
 
     window: float
     interval: float
     deployed_at: float
     started_at: float
     evaluations: list[Evaluation] = field(default_factory=list)
+    count: int = 0
     results: dict[str, Result] = field(default_factory=dict)
     decision: str = PENDING
     decided_at: float | None = None
@@ -342,6 +347,7 @@ class Outcome:
             "decided_after_s": None if self.decided_after is None else round(self.decided_after, 1),
             "reasons": list(self.reasons),
             "traffic": dict(self.traffic),
+            "evaluations_made": self.count,
             "evaluations": [e.to_json() for e in self.evaluations],
         }
 
@@ -374,6 +380,8 @@ def run(
                 results, policy, at=now, elapsed=now - deployed_at, window=window, ours=ours(), previous=previous
             )
             out.evaluations.append(ev)
+            out.count += 1
+            thin(out.evaluations)
             out.results = dict(results)
             if on_evaluation is not None:
                 on_evaluation(out, ev)
@@ -388,6 +396,27 @@ def run(
     except KeyboardInterrupt:
         out.status = "interrupted"
         raise
+
+
+# The evaluations a record keeps at most (about 0.5 MB of record.json for first15's).
+KEPT = 720
+
+
+def _changed(ev: Evaluation, before: Evaluation) -> bool:
+    return ev.checks != before.checks or ev.so_far != before.so_far or ev.decision != before.decision
+
+
+def thin(evaluations: list[Evaluation], kept: int = KEPT) -> None:
+    """Over `kept`, drop every second evaluation, the first, the last and every change of an
+    outcome or of the decision so far kept: the record of a long watch stays the same size,
+    its table coarser in time where nothing happened."""
+    if len(evaluations) <= kept:
+        return
+    last = len(evaluations) - 1
+    keep = [ev for i, ev in enumerate(evaluations) if i in (0, last) or i % 2 == 0 or _changed(ev, evaluations[i - 1])]
+    if len(keep) > kept:  # changing all the time: time resolution goes first
+        keep = [ev for i, ev in enumerate(keep) if i % 2 == 0 or i == len(keep) - 1]
+    evaluations[:] = keep
 
 
 def final_results(out: Outcome, note: str) -> dict[str, Result]:

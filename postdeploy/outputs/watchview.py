@@ -67,11 +67,12 @@ def ending(watch: Mapping[str, Any]) -> str:
     """One sentence: when and why the watch ended (record.md, the terminal summary)."""
     window = clock_text(watch.get("window_s") or 0)
     evs = watch.get("evaluations") or []
+    made = int(watch.get("evaluations_made") or len(evs))
     if watch.get("status") == "interrupted":
         last = clock_text(evs[-1]["elapsed"]) if evs else "0:00"
-        return f"interrupted at {last} of its {window} window after {len(evs)} evaluation(s): no verdict"
+        return f"interrupted at {last} of its {window} window after {made} evaluation(s): no verdict"
     if watch.get("status") != "decided":
-        return f"did not finish ({len(evs)} evaluation(s))"
+        return f"did not finish ({made} evaluation(s))"
     after = clock_text(watch.get("decided_after_s") or 0)
     why = "; ".join(watch.get("reasons") or [])
     early = "" if watch.get("decision") == "success" else " (before the window closed)"
@@ -79,7 +80,7 @@ def ending(watch: Mapping[str, Any]) -> str:
         early = " (at the close of the window)"
     return (
         f"decided {str(watch.get('decision')).upper()} {after} after {_since(watch)}{early}, "
-        f"window {window}, {len(evs)} evaluation(s): {why}"
+        f"window {window}, {made} evaluation(s): {why}"
     )
 
 
@@ -126,4 +127,12 @@ def html_table(watch: Mapping[str, Any] | None) -> str:
         cells = [clock_text(ev["elapsed"]), *middle, decision]
         rows.append({"decided": n == len(evs) - 1 and ev.get("decision") in FINAL, "cells": cells})
     headers = [f"since {_since(watch).removeprefix('the ')}", *(FIRST15_HEADERS if by_rule else CHECKS_HEADERS)]
-    return templating.render("watch.html.j2", ending=ending(watch), headers=[*headers, "decision"], rows=rows)
+    made = int(watch.get("evaluations_made") or len(evs))
+    thinned = (
+        f"{len(evs)} of {made} evaluations shown: the first, the last, every change, and evenly between"
+        if made > len(evs)
+        else ""
+    )
+    return templating.render(
+        "watch.html.j2", ending=ending(watch), thinned=thinned, headers=[*headers, "decision"], rows=rows
+    )

@@ -72,7 +72,9 @@ def _phase_ids(phase: str) -> tuple[str, ...]:
     watchable = [p for p in catalog.PHASES if catalog.watched(p)]
     ids = catalog.watched(phase) if phase in catalog.PHASES else ()
     if not ids:
-        what = f"--watch: phase {phase} has no watched checks" if phase in catalog.PHASES else "--watch watches one phase"
+        what = (
+            f"--watch: phase {phase} has no watched checks" if phase in catalog.PHASES else "--watch watches one phase"
+        )
         raise pytest.UsageError(f"{what}: run it with -m {', '.join(watchable[:-1])} or -m {watchable[-1]}")
     return ids
 

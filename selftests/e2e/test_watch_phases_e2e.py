@@ -81,7 +81,18 @@ def test_a_daily_watch_counts_from_its_start_and_succeeds_at_the_close(box: Sand
 
 def test_a_phase_without_watched_checks_refuses_the_watch_in_one_line(box: Sandbox, tmp_path: Path):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-m", "pre_deploy", "--env", "local", f"--reports-dir={tmp_path}", "--watch", "1m"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "pre_deploy",
+            "--env",
+            "local",
+            f"--reports-dir={tmp_path}",
+            "--watch",
+            "1m",
+        ],
         cwd=ROOT,
         env=box.env,
         capture_output=True,

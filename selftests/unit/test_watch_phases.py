@@ -92,7 +92,13 @@ def test_the_decision_follows_the_streaks(oks: list[bool], confirm: int):
     window, interval = 10.0 * (len(oks) - 1), 10.0
     it = iter(oks)
     out = watch.run(
-        lambda now: _major(next(it)), policy, deployed_at=0, window=window, interval=interval, clock=clock, sleep=clock.sleep
+        lambda now: _major(next(it)),
+        policy,
+        deployed_at=0,
+        window=window,
+        interval=interval,
+        clock=clock,
+        sleep=clock.sleep,
     )
     streak, first = 0, None
     for i, ok in enumerate(oks):
@@ -161,3 +167,26 @@ def test_a_rerun_that_cannot_evaluate_is_inconclusive_with_the_reason():
     assert "database unreachable" in said["needs_db"].summary
     assert "did not answer" in said["raises"].summary
     assert "judged nothing" in said["judges_nothing"].summary
+
+
+def test_a_24_hour_watch_keeps_a_record_of_bounded_size():
+    """8,641 evaluations at 10 s: the record keeps at most KEPT, with the first, the last and the changes."""
+    import json
+
+    flips = {3000, 3001, 5000}  # evaluations at which resources fails (one is confirmed: 3000-3001)
+    n = iter(range(100_000))
+
+    def probe(now: float) -> dict[str, Result]:
+        i = next(n)
+        return {"resources": failed("memory grows") if i in flips else passed("fine"), "trend": passed("as usual")}
+
+    clock = FakeClock()
+    policy = watch.Policy(confirm=3)  # so that the watch runs its whole day
+    out = watch.run(probe, policy, deployed_at=0, window=86_400, interval=10, clock=clock, sleep=clock.sleep)
+    assert out.decision == "success" and out.count == 8641
+    assert len(out.evaluations) <= watch.KEPT
+    kept = {round(e.elapsed) for e in out.evaluations}
+    assert {0, 86_400, 30_000, 30_010, 30_020, 50_000, 50_010} <= kept  # the first, the last, each change
+    size = len(json.dumps(out.to_json()))
+    assert size < 1_000_000, size
+    assert out.to_json()["evaluations_made"] == 8641
