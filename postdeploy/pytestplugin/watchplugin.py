@@ -42,7 +42,7 @@ OPTIONS = {
         "--watch-interval",
         "postdeploy_watch_interval",
         "POSTDEPLOY_WATCH_INTERVAL",
-        "how often the watch evaluates (default: [watch] interval, 10s)",
+        "how often the watch evaluates (default: [watch] interval, 10s, or the window / 120 when longer)",
     ),
     "watch_traffic": (
         "--watch-traffic",
@@ -65,6 +65,16 @@ class Settings:
     traffic_label: str
     phase: str
     ids: tuple[str, ...]  # the phase's watched checks (catalog order)
+
+
+# Evaluations a long watch makes at most when no --watch-interval is given.
+EVALUATIONS = 120
+
+
+def default_interval(configured: float, window: float) -> float:
+    """[watch] interval, or longer for a long window: a 24 h watch every 12 min, not every 10 s
+    (each evaluation reads the whole window, scans the logs since the deploy, asks Sentry)."""
+    return max(configured, window / EVALUATIONS)
 
 
 def _phase_ids(phase: str) -> tuple[str, ...]:
@@ -102,7 +112,7 @@ def configure(config: pytest.Config, state: RunState, setting: Callable[[pytest.
     except ValueError as exc:
         raise pytest.UsageError(f"invalid --watch {raw!r} from {source}: {exc}") from None
     try:
-        interval = parse_duration(interval_raw) if interval_raw else float(env.watch.interval)
+        interval = parse_duration(interval_raw) if interval_raw else default_interval(float(env.watch.interval), window)
     except ValueError as exc:
         raise pytest.UsageError(f"invalid --watch-interval {interval_raw!r} from {interval_source}: {exc}") from None
     if window <= 0 or interval <= 0:

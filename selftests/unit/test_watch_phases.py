@@ -190,3 +190,12 @@ def test_a_24_hour_watch_keeps_a_record_of_bounded_size():
     size = len(json.dumps(out.to_json()))
     assert size < 1_000_000, size
     assert out.to_json()["evaluations_made"] == 8641
+
+
+def test_a_long_watch_evaluates_less_often_unless_told():
+    from postdeploy.pytestplugin.watchplugin import default_interval
+
+    assert default_interval(10.0, 15 * 60) == 10.0  # the first 15 minutes: every 10 s
+    assert default_interval(10.0, 3600) == 30.0
+    assert default_interval(10.0, 86_400) == 720.0  # a day: every 12 minutes
+    assert default_interval(10.0, 7 * 86_400) == 5040.0
