@@ -285,6 +285,8 @@ def _at_close(
     results: Mapping[str, Result], policy: Policy, ev: Evaluation, findings: list[str]
 ) -> tuple[str, list[str]]:
     """The window has closed: the checks' own judgement over [deploy, close], with the findings."""
+    if not results:
+        return "issues", ["no watched check could be evaluated: nothing to judge the window on"]
     reasons = list(findings)
     verdict = "success"
     for cid, r in results.items():

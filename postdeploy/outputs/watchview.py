@@ -71,6 +71,8 @@ def ending(watch: Mapping[str, Any]) -> str:
     if watch.get("status") == "interrupted":
         last = clock_text(evs[-1]["elapsed"]) if evs else "0:00"
         return f"interrupted at {last} of its {window} window after {made} evaluation(s): no verdict"
+    if watch.get("status") == "not run":
+        return f"did not run: {watch.get('reason') or 'nothing to watch'}; the watched checks ran once"
     if watch.get("status") != "decided":
         return f"did not finish ({made} evaluation(s))"
     after = clock_text(watch.get("decided_after_s") or 0)

@@ -53,6 +53,7 @@ OPTIONS = {
 }
 
 
+NOTHING_TO_WATCH = "every watched check is blocked by a root check or not configured (each says so)"
 # The phases whose windows slide (the last 24 h, the last 7 d): their watch counts from its own start.
 FROM_START = ("daily", "weekly")
 
@@ -204,7 +205,12 @@ class WatchPlugin:
         if cid not in self.settings.ids:
             yield
             return
-        judge = request.getfixturevalue("check")  # a blocked check skips here, before any watch
+        try:
+            judge = request.getfixturevalue("check")  # a blocked check skips here, before any watch
+        except pytest.skip.Exception:
+            if not self._started and request.node is self.items[-1]:
+                self._not_run(NOTHING_TO_WATCH)
+            raise
         if not self._started:
             self._started = True
             self._run(request)
@@ -227,11 +233,16 @@ class WatchPlugin:
     def _run(self, request: pytest.FixtureRequest) -> None:
         s = self.settings
         target = request.getfixturevalue("target")
+        probe: Callable[[float], dict[str, Result]] | None
         if s.phase in FROM_START:
             start, anchor = time.time(), "the start of the watch"
             probe = self._rerun_probe(request, target)
         else:
             deployment = request.getfixturevalue("deployment")
+            if deployment.deployed_at is None and "process" in self.state.gates:
+                # deploy.running failed: that root says why once; the checks run once, as without --watch.
+                self._not_run(f"no deploy time: {self.state.gates['process'][0]} failed")
+                return
             if deployment.deployed_at is None:
                 self.failure = (
                     "--watch needs the deploy time: pass --deployed-at, or configure [runtime] so that the "
@@ -243,6 +254,9 @@ class WatchPlugin:
                 probe = self._probe(request, target, deployment.deployed_at)
             else:
                 probe = self._rerun_probe(request, target)
+        if probe is None:
+            self._not_run(NOTHING_TO_WATCH)
+            return
         traffic = None
         if s.traffic:
             traffic = Traffic(target.api, target.watch.traffic_endpoints, s.traffic, s.traffic_label).start()
@@ -250,10 +264,15 @@ class WatchPlugin:
         self._keep(self.outcome)
         self.final = watch.final_results(self.outcome, watchview.ending(self.outcome.to_json()))
 
-    def _rerun_probe(self, request: pytest.FixtureRequest, target: Environment) -> Callable[[float], dict[str, Result]]:
-        """One evaluation of the later phases' watched checks: their tests called again (rerun.py)."""
+    def _rerun_probe(
+        self, request: pytest.FixtureRequest, target: Environment
+    ) -> Callable[[float], dict[str, Result]] | None:
+        """One evaluation of the later phases' watched checks: their tests called again (rerun.py);
+        None when none of them can be."""
         found = [rerun.prepare(i, request.getfixturevalue, target, self.state.gates) for i in self.items]
         reruns = [r for r in found if r is not None]
+        if not reruns:
+            return None
 
         def probe(now: float) -> dict[str, Result]:
             return {r.check_id: r.evaluate(request.getfixturevalue) for r in reruns}
@@ -335,6 +354,9 @@ class WatchPlugin:
             progress.done()
 
     # -- the record keeps the watch --------------------------------------------------------
+    def _not_run(self, reason: str) -> None:
+        self._keep_raw({"status": "not run", "reason": reason, "window_s": self.settings.window, "evaluations": []})
+
     def _keep(self, out: watch.Outcome) -> None:
         self._keep_raw(out.to_json())
 

@@ -102,3 +102,16 @@ def test_a_phase_without_watched_checks_refuses_the_watch_in_one_line(box: Sandb
     )
     assert proc.returncode == 4 and "Traceback" not in proc.stderr
     assert "phase pre_deploy has no watched checks: run it with -m first15, first_hour" in proc.stderr
+
+
+def test_a_watch_with_every_check_blocked_does_not_wait_out_its_window(box: Sandbox, tmp_path: Path):
+    box.fault("app_down")
+    try:
+        run = box.run_suite(tmp_path, "--watch", "5m", "--watch-interval", "5s", marks="first_hour", timeout=120)
+    finally:
+        box.heal()
+    assert run.record["watch"]["status"] == "not run", run.record["watch"]
+    assert run.record["verdict"] == "rollback", run.record["verdict_reasons"]
+    assert "watch: did not run: no deploy time: deploy.running failed; the watched checks ran once" in run.output
+    assert [c["id"] for c in run.record["checks"] if c["outcome"] == "error"] == [] and "--watch needs" not in run.output
+    assert run.seconds < 120 and "Traceback" not in run.output
