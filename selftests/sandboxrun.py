@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -77,24 +78,37 @@ class Sandbox:
     def state(self) -> dict[str, Any]:
         return json.loads((self.folder / "state.json").read_text())
 
+    @staticmethod
+    def suite_cmd(reports: Path, *args: str, marks: str = "first15", env: str = "local") -> list[str]:
+        """`pytest -m MARKS --env ENV --reports-dir=REPORTS ARGS` (add -q yourself)."""
+        # The = form: pytest picks its rootdir before plugin options are known, and would
+        # take a separate existing path argument for a test path.
+        return [sys.executable, "-m", "pytest", "-m", marks, "--env", env, f"--reports-dir={reports}", *args]
+
+    def refused(self, reports: Path, *args: str, marks: str = "first15") -> subprocess.CompletedProcess[str]:
+        """A suite run expected to stop at start-up (a usage error): bounded, output captured."""
+        cmd = self.suite_cmd(reports, *args, marks=marks)
+        return subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60, check=False)
+
+    def start_suite(self, reports: Path, *args: str, marks: str = "first15") -> subprocess.Popen[str]:
+        """A suite run in the background (a watch to act on while it runs); output on its stdout."""
+        return subprocess.Popen(
+            self.suite_cmd(reports, *args, marks=marks),
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # SIGINT back to its default: a test run started in the background of a shell
+            # (`make test &`, CI harnesses) inherits SIGINT ignored, and Python then never
+            # raises KeyboardInterrupt; a Ctrl-C sent to the run would be lost.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
     def run_suite(
         self, reports: Path, *args: str, marks: str = "first15", timeout: float = 180, env: str = "local"
     ) -> Run:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            marks,
-            "--env",
-            env,
-            # The = form: pytest picks its rootdir before plugin options are known, and would
-            # take a separate existing path argument for a test path.
-            f"--reports-dir={reports}",
-            "-q",
-            "-rfEs",
-            *args,
-        ]
+        cmd = self.suite_cmd(reports, "-q", "-rfEs", *args, marks=marks, env=env)
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         seconds = time.monotonic() - started

@@ -9,12 +9,9 @@ bounded and on a condition (a record on disk, a process that ended). About 90 s 
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from sandboxrun import ROOT, Sandbox, wait_for
+from sandboxrun import Sandbox, wait_for
 
 WINDOW = 150.0
 
@@ -31,17 +28,8 @@ def _evaluations(reports: Path, phase: str) -> list[dict]:
 def test_a_fault_in_the_middle_of_a_first_hour_watch_ends_it_issues(box: Sandbox, tmp_path: Path):
     box.heal()  # a fresh deploy: the window counts from its start
     # Not -q: the progress lines (one per evaluation off a terminal) are part of what is tested.
-    cmd = [sys.executable, "-m", "pytest", "-m", "first_hour", "--env", "local", f"--reports-dir={tmp_path}"]
-    cmd += ["--watch", f"{WINDOW:.0f}s", "--watch-interval", "5s", "-p", "no:cacheprovider"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=box.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    args = ("--watch", f"{WINDOW:.0f}s", "--watch-interval", "5s", "-p", "no:cacheprovider")
+    proc = box.start_suite(tmp_path, *args, marks="first_hour")
     try:
         wait_for("the watch's second evaluation", lambda: len(_evaluations(tmp_path, "first_hour")) >= 2, 120)
         box.fault("connection_leak")
@@ -80,26 +68,7 @@ def test_a_daily_watch_counts_from_its_start_and_succeeds_at_the_close(box: Sand
 
 
 def test_a_phase_without_watched_checks_refuses_the_watch_in_one_line(box: Sandbox, tmp_path: Path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-m",
-            "pre_deploy",
-            "--env",
-            "local",
-            f"--reports-dir={tmp_path}",
-            "--watch",
-            "1m",
-        ],
-        cwd=ROOT,
-        env=box.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = box.refused(tmp_path, "--watch", "1m", marks="pre_deploy")
     assert proc.returncode == 4 and "Traceback" not in proc.stderr
     assert "phase pre_deploy has no watched checks: run it with -m first15, first_hour" in proc.stderr
 
