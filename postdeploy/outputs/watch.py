@@ -136,6 +136,8 @@ class Evaluation:
     checks: dict[str, str] = field(default_factory=dict)
     # Per check: failing evaluations in a row, this one included (0: it did not fail).
     streaks: dict[str, int] = field(default_factory=dict)
+    # Seconds the evaluation took (reading the checks' windows); above the interval, the watch lags.
+    took: float = 0.0
     ours: int = 0
     decision: str = PENDING
     so_far: str = "no finding"
@@ -143,7 +145,7 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("at", "elapsed", "rate", "rollback_llr", "rollback_rate_bound", "major_rate_bound", "p95"):
+        for key in ("at", "elapsed", "took", "rate", "rollback_llr", "rollback_rate_bound", "major_rate_bound", "p95"):
             if out[key] is not None:
                 out[key] = round(out[key], 5 if key.endswith(("rate", "bound")) else 3)
         return out
@@ -377,10 +379,12 @@ def run(
         while True:
             now = clock()
             results = probe(now)
+            took = clock() - now
             previous = out.evaluations[-1] if out.evaluations else None
             ev = evaluate(
                 results, policy, at=now, elapsed=now - deployed_at, window=window, ours=ours(), previous=previous
             )
+            ev.took = took
             out.evaluations.append(ev)
             out.count += 1
             thin(out.evaluations)

@@ -60,6 +60,8 @@ def progress_line(out: Outcome, ev: Evaluation) -> str:
         parts += [f"failing: {failing}"] if failing != "0" else []
         parts += [f"inconclusive: {unsure}"] if unsure != "0" else []
     parts.append(f"decided: {ev.decision.upper()}" if ev.decision in FINAL else f"so far: {ev.so_far}")
+    if ev.took > out.interval:
+        parts.append(f"(this evaluation took {ev.took:.0f}s, more than the {out.interval:g}s interval)")
     return "  ".join(parts)
 
 

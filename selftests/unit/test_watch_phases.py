@@ -199,3 +199,15 @@ def test_a_long_watch_evaluates_less_often_unless_told():
     assert default_interval(10.0, 3600) == 30.0
     assert default_interval(10.0, 86_400) == 720.0  # a day: every 12 minutes
     assert default_interval(10.0, 7 * 86_400) == 5040.0
+
+
+def test_an_evaluation_slower_than_the_interval_says_so():
+    clock = FakeClock()
+
+    def slow(now: float) -> dict[str, Result]:
+        clock.sleep(12)  # reading a day of samples
+        return _major(True)
+
+    out = watch.run(slow, POLICY, deployed_at=0, window=30, interval=10, clock=clock, sleep=clock.sleep)
+    assert out.evaluations[0].took == 12 and out.to_json()["evaluations"][0]["took"] == 12
+    assert "(this evaluation took 12s, more than the 10s interval)" in watchview.progress_line(out, out.evaluations[0])
