@@ -15,7 +15,6 @@ from pathlib import Path
 
 from sandboxrun import ROOT, Sandbox, wait_for
 
-
 # The rollback self-test's bound on the decision, in seconds after the deploy, of a 2-minute
 # window. Measured 2026-11-29 on 2 cores, 8 runs: decided 10.7-17.7 s after the deploy, at
 # the 4th to 6th evaluation, on 162-237 requests at 17-21 % (errors_5xx is ~28 % of the
