@@ -2,8 +2,8 @@
 
 The users pick weighted requests (`REQUESTS`). The probes (`PROBES`) come on a schedule of
 their own, as a load balancer, the orchestrator and an uptime monitor send them: about 0.6
-requests/s, some 6 % of all, a real service's share. (Health probes that were a third of the
-traffic would dilute the injected 5xx faults, which spare them, far below their names.)
+requests/s, some 6 % of all, a real service's share. (Probes picked as nearly half of the
+requests diluted the injected 5xx faults, which spare them, far below their names.)
 
 Each deploy (a new app process) is announced with ``new_deploy()``: the threads log in
 again and send a quick burst, so that Prometheus soon holds enough requests from the new
@@ -211,6 +211,9 @@ class TrafficGenerator:
                     response = client.get(path)
                 except httpx.HTTPError as exc:
                     self._note_error(type(exc).__name__, f"{path}: {exc}")
+                    continue
+                except Exception as exc:  # never let a surprise stop the probes
+                    self._note_error(type(exc).__name__, f"{path}: {exc!r}")
                     continue
                 with self._lock:
                     self.sent += 1
