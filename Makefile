@@ -54,9 +54,11 @@ test-unit: setup
 test-stress: setup
 	$(PY) bench/stress.py -- $(VENV)/bin/pytest selftests $(SELFTEST_ARGS)
 
-# Twenty healthy runs of every phase in a row (first15 also under -n 2): zero alarms allowed.
+# Twenty healthy runs of every phase in a row (first15 also under -n 2), then twenty watched
+# first15 runs (`--watch 30s`, each after a fresh deploy): zero alarms allowed (~35 min).
 soak: setup
-	POSTDEPLOY_FALSE_ALARM_RUNS=140 $(VENV)/bin/pytest selftests/e2e/test_no_false_alarms.py -q
+	POSTDEPLOY_FALSE_ALARM_RUNS=140 POSTDEPLOY_WATCH_SOAK_RUNS=20 $(VENV)/bin/pytest \
+	  selftests/e2e/test_no_false_alarms.py selftests/e2e/test_watch_soak.py -q --durations=5
 
 # Figures of the first15 phase against a sandbox of its own, printed as a table (not a test).
 # `make bench BENCH_ARGS="--markdown BENCHMARKS.md"` also writes them into BENCHMARKS.md.

@@ -56,12 +56,17 @@ from sandbox.common import state
 MAX_BODY = 1024 * 1024
 # Endpoints the injected 5xx / unhandled faults leave alone, as the brief for them says.
 FAULT_EXEMPT = {f"{API}/ping", f"{API}/health", f"{API}/readiness"}
-# errors_5xx and its lower-rate variants: the share of injectable requests answering 500.
+# errors_5xx and its lower-rate variants: the share of all requests answering 500 under the
+# sandbox's synthetic traffic, as the error_rate check counts them. Its probes (ping, health,
+# readiness: PROBE_SHARE of it, sandbox/standins/traffic.py) are spared and answer 200, so
+# the other requests fail a little more often: rate / (1 - PROBE_SHARE) of them.
 RATES_5XX = {"errors_5xx": 0.3, "errors_5xx_10": 0.1, "errors_5xx_3": 0.03}
+PROBE_SHARE = 0.0625
 
 
 def _share_5xx(faults: Any) -> float:
-    return max((rate for name, rate in RATES_5XX.items() if faults.active(name)), default=0.0)
+    rate = max((rate for name, rate in RATES_5XX.items() if faults.active(name)), default=0.0)
+    return rate / (1 - PROBE_SHARE)
 
 
 class InjectedFault(RuntimeError):

@@ -126,10 +126,13 @@ _FAULTS = (
     Fault("startup_error", "redeploy so that the startup DB init fails and logs an ERROR",
           Kind.REDEPLOY, refused_with=_REDEPLOYS),
     Fault("error_logged", "the app logs one ERROR line at once", Kind.APP, apply=lambda c: c.log_error()),
-    Fault("errors_5xx", "30% of API requests (not ping/health/readiness) answer a handled 500", Kind.APP),
+    Fault("errors_5xx", "about 30% of all requests (the sandbox's traffic) answer a handled 500; "
+          "ping, health and readiness still answer 200", Kind.APP),
     # The same at lower rates, for the watch's time-to-detection benchmark (bench/watch.py).
-    Fault("errors_5xx_3", "3% of API requests (not ping/health/readiness) answer a handled 500", Kind.APP),
-    Fault("errors_5xx_10", "10% of API requests (not ping/health/readiness) answer a handled 500", Kind.APP),
+    Fault("errors_5xx_3", "about 3% of all requests (the sandbox's traffic) answer a handled 500; "
+          "ping, health and readiness still answer 200", Kind.APP),
+    Fault("errors_5xx_10", "about 10% of all requests (the sandbox's traffic) answer a handled 500; "
+          "ping, health and readiness still answer 200", Kind.APP),
     Fault("unhandled_errors", "30% of API requests (not ping/health/readiness) raise unhandled", Kind.APP),
     Fault("slow", "+600 ms on every request except /metrics", Kind.APP),
     Fault("login_broken", "POST /api/v1/auth/login answers 500 INTERNAL_ERROR", Kind.APP),

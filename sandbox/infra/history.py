@@ -94,7 +94,7 @@ REPLICA = "history-replica:8000"
 HISTORY_FAULTS = {
     "traffic_drop": "requests fall to zero for the last hour before the sandbox started",
     "error_burst": "GET /api/v1/projects fails for the last 15 minutes (half 500s, half unhandled "
-    "OperationalError): 15 % of all requests",
+    f"OperationalError): {traffic.shares()['/api/v1/projects']:.0%} of all requests",
     "latency_regression": "+100 ms on every request since the deploy (the last 2 hours)",
     "memory_leak": "a replica's resident memory grows 400 MB/h over the last hour",
     "connection_leak": "a replica's pool grows from 5 to 23 connections over the last hour",
@@ -123,12 +123,11 @@ def openmetrics(job: str, now: float) -> str:
     start = now - DAY - BEFORE
     steps = int((BEFORE + AFTER) / STEP)
     times = [start + i * STEP for i in range(steps + 1)]
-    weights = {path: w for path, _, w in traffic.REQUESTS}
-    total_w = sum(weights.get(p, 0.0) for p in ENDPOINTS)
+    shares = traffic.shares()
     own = {"job": job, "instance": "history", "source": "sandbox-history"}
     out = ["# TYPE http_requests counter"]
     for path, (method, status) in ENDPOINTS.items():
-        rate = REQUEST_RATE * weights.get(path, 0.0) / total_w
+        rate = REQUEST_RATE * shares[path]
         endpoint = LABELS.get(path, path)
         lab = _labels(**own, method=method, endpoint=endpoint, status=status)
         out += [f"http_requests_total{lab} {rate * (t - start):.3f} {t:.0f}" for t in times]
@@ -243,9 +242,7 @@ def history_openmetrics(job: str, end: float, spec: Spec) -> Iterator[str]:
 def _requests(frame: _Frame, spec: Spec) -> Iterator[str]:
     """http_requests_total per endpoint as the synthetic traffic makes it; errors_total in an error burst."""
     shape, own = frame.shape, frame.own
-    weights = {path: w for path, _, w in traffic.REQUESTS}
-    total_w = sum(weights.get(p, 0.0) for p in ENDPOINTS)
-    share = {path: weights.get(path, 0.0) / total_w for path in ENDPOINTS}
+    share = traffic.shares()
     # The faults on requests are shares of the requests served (none while traffic_drop holds).
     errors = "error_burst" in spec.faults
     burst = 900.0  # the error burst: the last 15 minutes
@@ -259,7 +256,7 @@ def _requests(frame: _Frame, spec: Spec) -> Iterator[str]:
         stopped = burst if errors and endpoint == "/api/v1/projects" else 0.0
         yield from frame.counter("http_requests_total", lab, rate, less=stopped)
     if errors:
-        # Every request to /api/v1/projects (15 % of all): half a handled 500, half unhandled.
+        # Every request to /api/v1/projects (traffic.shares()): half a handled 500, half unhandled.
         lost = REQUEST_RATE * share["/api/v1/projects"] / 2
         lab = _labels(**own, method="GET", endpoint="/api/v1/projects", status="500")
         yield from frame.series("http_requests_total", lab, lambda t: lost * shape.served_in(t, burst))

@@ -1,4 +1,9 @@
-"""Synthetic user traffic against the sandbox app: a steady trickle of about 10 requests/s.
+"""Synthetic traffic against the sandbox app: users' requests, about 9.5 a second, and probes.
+
+The users pick weighted requests (`REQUESTS`). The probes (`PROBES`) come on a schedule of
+their own, as a load balancer, the orchestrator and an uptime monitor send them: about 0.6
+requests/s, some 6 % of all, a real service's share. (Probes picked as nearly half of the
+requests diluted the injected 5xx faults, which spare them, far below their names.)
 
 Each deploy (a new app process) is announced with ``new_deploy()``: the threads log in
 again and send a quick burst, so that Prometheus soon holds enough requests from the new
@@ -21,23 +26,41 @@ from sandbox.common import state
 
 log = logging.getLogger("sandbox.traffic")
 
-# (path, needs a token, weight); the 404 is a page the service never had.
+# The users' requests: (path, needs a token, weight); the 404 is a page the service never had.
 REQUESTS: list[tuple[str, bool, float]] = [
-    ("/api/v1/ping", False, 3.0),
-    ("/api/v1/health", False, 2.0),
-    ("/api/v1/readiness", False, 1.0),
     ("/api/v1/version", False, 1.0),
     ("/api/v1/", False, 1.0),
     ("/api/v1/projects", True, 2.0),
     ("/api/v1/escrow/transactions", True, 2.0),
     ("/api/v1/notifications", False, 0.25),
-    # Business actions: about 0.2 sign-ups and 0.5 escrow moves a second, busier than
-    # production (tens an hour) so that a 40 s window can tell "none" from chance (item 18);
+    # Business actions: about 0.19 sign-ups and 0.5 escrow moves a second at USER_RATE, busier
+    # than production (tens an hour) so that a 40 s window can tell "none" from chance (item 18);
     # sign-ups stay under 2 % of requests, so that their slow password hashing stays out of p95.
     # A sign-up is the real two steps: POST /auth/signup, then /auth/verify-otp with the code.
-    ("signup", False, 0.25),
-    ("escrow", True, 0.7),
+    ("signup", False, 0.135),
+    ("escrow", True, 0.375),
 ]
+USER_RATE = 9.5  # the users' picks per second
+# The probes: (path, seconds between two). A load balancer's health check, the orchestrator's
+# readiness probe and an uptime monitor's ping. They pause with the users under traffic_drop
+# (the sandbox's "request rate drops to zero").
+PROBES: list[tuple[str, float]] = [
+    ("/api/v1/health", 3.0),
+    ("/api/v1/readiness", 5.0),
+    ("/api/v1/ping", 10.0),
+]
+PROBE_AGENT = "kube-probe/1.29"
+
+
+def shares(rate: float = USER_RATE) -> dict[str, float]:
+    """Each path's share of all requests (a sign-up counted once): the users' picks at `rate`
+    per second, and the probes."""
+    per_s = {path: w for path, _, w in REQUESTS}
+    total_w = sum(per_s.values())
+    per_s = {path: rate * w / total_w for path, w in per_s.items()}
+    per_s.update({path: 1.0 / every for path, every in PROBES})
+    total = sum(per_s.values())
+    return {path: n / total for path, n in per_s.items()}
 
 
 class TrafficGenerator:
@@ -50,7 +73,7 @@ class TrafficGenerator:
         verify: ssl.SSLContext | bool = True,
         otp_for: Callable[[str], str] | None = None,
         threads: int = 3,
-        rate: float = 10.0,
+        rate: float = USER_RATE,
     ) -> None:
         self.base_url = base_url
         self._verify = verify
@@ -74,11 +97,14 @@ class TrafficGenerator:
         self.failed = 0
 
     def start(self) -> None:
-        """Start the worker threads."""
+        """Start the worker threads and the prober."""
         for index in range(self._threads):
             worker = threading.Thread(target=self._run, name=f"traffic-{index}", daemon=True)
             worker.start()
             self._workers.append(worker)
+        prober = threading.Thread(target=self._probe, name="traffic-probes", daemon=True)
+        prober.start()
+        self._workers.append(prober)
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop and join the workers (a request in flight ends within its 2 s timeout)."""
@@ -164,6 +190,36 @@ class TrafficGenerator:
                     # Jitter keeps the threads from marching in step.
                     self._stop.wait(self._interval * random.uniform(0.6, 1.4))
 
+    def _probe(self) -> None:
+        """Send each of PROBES every its interval (first ones at random offsets), never in a burst."""
+        now = time.monotonic()
+        due = {path: now + random.uniform(0, every) for path, every in PROBES}
+        every = dict(PROBES)
+        headers = {"User-Agent": PROBE_AGENT}
+        with httpx.Client(base_url=self.base_url, timeout=2.0, headers=headers, verify=self._verify) as client:
+            while not self._stop.is_set():
+                path = min(due, key=lambda p: due[p])
+                left = due[path] - time.monotonic()
+                if left > 0:
+                    self._stop.wait(left)
+                    continue
+                # After a pause or a slow answer, the next one is an interval later: no catching up.
+                due[path] = max(due[path] + every[path], time.monotonic())
+                if self._paused.is_set():
+                    continue
+                try:
+                    response = client.get(path)
+                except httpx.HTTPError as exc:
+                    self._note_error(type(exc).__name__, f"{path}: {exc}")
+                    continue
+                except Exception as exc:  # never let a surprise stop the probes
+                    self._note_error(type(exc).__name__, f"{path}: {exc!r}")
+                    continue
+                with self._lock:
+                    self.sent += 1
+                if response.status_code >= 500:
+                    self._note_error(f"HTTP {response.status_code}", path)
+
     def _one(self, client: httpx.Client, path: str, needs_token: bool) -> None:
         extra: dict[str, str] = {}
         if needs_token:
@@ -171,7 +227,8 @@ class TrafficGenerator:
             with self._lock:
                 token = self._token
             if token is None:
-                path, extra = "/api/v1/ping", {}
+                # Not logged in (yet, or the login failed): the user reads a public page meanwhile.
+                path, extra = "/api/v1/version", {}
             else:
                 extra = {"Authorization": f"Bearer {token}"}
         if path == "signup":

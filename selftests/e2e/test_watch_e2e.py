@@ -15,6 +15,13 @@ from pathlib import Path
 
 from sandboxrun import ROOT, Sandbox, wait_for
 
+# The rollback self-test's bound on the decision, in seconds after the deploy, of a 2-minute
+# window. Measured 2026-11-29 on 2 cores, 8 runs: decided 10.7-17.7 s after the deploy, at
+# the 4th to 6th evaluation, on 162-237 requests at 17-21 % (errors_5xx is ~28 % of the
+# traffic; the deploy's burst and the suite's own health and readiness calls dilute the first
+# seconds). 60 s leaves more than 3x margin for a busy machine.
+DECIDED_WITHIN = 60
+
 
 def _watch(run_record: dict) -> dict:
     assert "watch" in run_record, f"no watch in the record: {sorted(run_record)}"
@@ -25,21 +32,20 @@ def test_errors_5xx_after_a_heal_is_rolled_back_well_before_the_window_closes(bo
     box.heal()  # a fresh deploy: the window counts from its start
     try:
         box.fault("errors_5xx")
-        # The sandbox's 30 % hits half its traffic (ping, health and readiness are exempt): ~12 %
-        # overall, too close to the 10 % bound to prove within a minute on ~10 requests/s. The
-        # watch's own paced GETs reach the fault: the evidence a quiet service would lack.
-        run = box.run_suite(tmp_path, "--watch", "2m", "--watch-interval", "3s", "--watch-traffic", "10/s", timeout=240)
+        # The command as an on-call engineer types it (the interval only shortened):
+        # the sandbox's own traffic, ~30 % errors, is the evidence; no --watch-traffic.
+        run = box.run_suite(tmp_path, "--watch", "2m", "--watch-interval", "3s", timeout=240)
     finally:
         box.heal()
     w = _watch(run.record)
     assert run.record["verdict"] == "rollback", run.record["verdict_reasons"]
     assert w["status"] == "decided" and w["decision"] == "rollback", w["reasons"]
-    assert w["decided_at"] and w["decided_after_s"] < 90, w["decided_after_s"]
+    assert w["decided_at"] and w["decided_after_s"] < DECIDED_WITHIN, w["decided_after_s"]
     evs = w["evaluations"]
     assert evs and evs[-1]["decision"] == "rollback" and evs[-1]["requests"] > 0
     assert all(e["decision"] == "watching" for e in evs[:-1])
     assert {"at", "elapsed", "requests", "rate", "rollback_rate_bound", "decision"} <= set(evs[-1])
-    assert w["traffic"]["sent"] > 0 and evs[-1]["ours"] > 0, w["traffic"]
+    assert not w["traffic"] and evs[-1]["ours"] == 0, w["traffic"]
     err = run.check("error_rate")
     assert err["outcome"] == "failed" and "rollback bound 10%" in err["summary"] + run.text("error_rate")
     assert "decided ROLLBACK" in (run.folder / "record.md").read_text()
@@ -50,7 +56,8 @@ def test_errors_5xx_after_a_heal_is_rolled_back_well_before_the_window_closes(bo
 
 def test_healthy_watch_succeeds_after_the_window_closes_not_before(box: Sandbox, tmp_path: Path):
     box.heal()
-    run = box.run_suite(tmp_path, "--watch", "40s", "--watch-interval", "5s", timeout=180)
+    # With the watch's own paced GETs (--watch-traffic): they are counted apart ("ours").
+    run = box.run_suite(tmp_path, "--watch", "40s", "--watch-interval", "5s", "--watch-traffic", "2/s", timeout=180)
     w = _watch(run.record)
     assert run.record["verdict"] == "success", run.record["verdict_reasons"]
     assert w["decision"] == "success" and w["decided_after_s"] >= 40, w
@@ -58,6 +65,10 @@ def test_healthy_watch_succeeds_after_the_window_closes_not_before(box: Sandbox,
     assert len(evs) >= 2 and all(e["decision"] == "watching" for e in evs[:-1])
     assert all(e["elapsed"] < 40 for e in evs[:-1]) and evs[-1]["elapsed"] >= 40
     assert evs[-1]["requests"] >= run.record["thresholds"]["min_requests"]
+    traffic = w["traffic"]
+    assert traffic["sent"] > 0 and traffic["failed"] == 0 and traffic["rate"] == "2/s", traffic
+    assert 0 < evs[-1]["ours"] <= traffic["sent"] and evs[-1]["ours"] < evs[-1]["requests"], evs[-1]
+    assert "Watch traffic (ours, counted apart)" in (run.folder / "record.md").read_text()
     assert "decided SUCCESS" in run.output and run.returncode == 0
 
 
