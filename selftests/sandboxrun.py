@@ -297,3 +297,41 @@ def seed_size_history(box: Sandbox, reports: Path, age: float, env: str = "local
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as out:
         out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+# -- runs many times in a row (the false-alarm schedule, the watched soak) -------------------------
+BAD = ("failed", "error", "inconclusive")
+
+
+def runs_wanted(var: str, default: int) -> int:
+    """The number of runs from the environment variable `var` (default `default`); ValueError says why."""
+    raw = os.environ.get(var, str(default))
+    try:
+        runs = int(raw)
+    except ValueError:
+        raise ValueError(f"{var}={raw!r}: expected a whole number of runs") from None
+    if runs < 1:
+        raise ValueError(f"{var}={raw!r}: at least one run")
+    return runs
+
+
+def sandbox_status(box: Sandbox) -> dict[str, Any]:
+    """The supervisor's own view: faults switched on, and whether the synthetic traffic runs."""
+    response = httpx.get(f"{box.state()['control_url']}/status", timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def describe(run: Run) -> str:
+    """Say which checks failed and why, in the words of the record, for the assertion message."""
+    record = run.record
+    lines = [
+        f"verdict {record.get('verdict')}, exit code {run.returncode}, {run.seconds:.1f} s, report {run.folder}",
+        *[f"  reason: {reason}" for reason in record.get("verdict_reasons", [])],
+    ]
+    bad = [c for c in record.get("checks", []) if c.get("outcome") in BAD]
+    lines += [f"  {c['id']} ({c['outcome']}, {c.get('severity', '?')}): {c.get('summary', '')}" for c in bad]
+    if not bad:
+        # No check to blame (a crash, a usage error): the output is the only evidence.
+        lines.append(run.output[-3000:])
+    return "\n".join(lines)

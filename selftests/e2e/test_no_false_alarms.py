@@ -13,16 +13,23 @@ shows how often it failed, not only once.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from sandboxrun import ATTESTED, Run, Sandbox, seed_history, seed_size_history, wait_release_age
+from sandboxrun import (
+    ATTESTED,
+    Sandbox,
+    describe,
+    runs_wanted,
+    sandbox_status,
+    seed_history,
+    seed_size_history,
+    wait_release_age,
+)
 
 RUNS_VAR = "POSTDEPLOY_FALSE_ALARM_RUNS"
 # One cycle of the schedule: mostly the serial first15 run people start after a deploy,
@@ -39,33 +46,13 @@ CYCLE: tuple[tuple[str, tuple[str, ...]], ...] = (
     # after a pre-deploy probe, and a production window of hours does not notice 60 requests.
     ("pre_deploy", ()),
 )
-BAD = ("failed", "error", "inconclusive")
 # Seconds: windows.analytics + windows.warmup of environments/local.toml.
 RELEASE_AGE = 43.0
 # Seconds an alert of the sandbox's rules may take to resolve after a fault (1m windows, `for: 30s`).
 ALERTS_WAIT = 180.0
 
 
-def runs_wanted() -> int:
-    """Return the number of runs from POSTDEPLOY_FALSE_ALARM_RUNS (default 14)."""
-    raw = os.environ.get(RUNS_VAR, "14")
-    try:
-        runs = int(raw)
-    except ValueError:
-        raise ValueError(f"{RUNS_VAR}={raw!r}: expected a whole number of runs") from None
-    if runs < 1:
-        raise ValueError(f"{RUNS_VAR}={raw!r}: at least one run")
-    return runs
-
-
-SCHEDULE = [CYCLE[i % len(CYCLE)] for i in range(runs_wanted())]
-
-
-def sandbox_status(box: Sandbox) -> dict[str, Any]:
-    """The supervisor's own view: faults switched on, and whether the synthetic traffic runs."""
-    response = httpx.get(f"{box.state()['control_url']}/status", timeout=5)
-    response.raise_for_status()
-    return response.json()
+SCHEDULE = [CYCLE[i % len(CYCLE)] for i in range(runs_wanted(RUNS_VAR, 14))]
 
 
 def wait_alerts_resolved(box: Sandbox, bound: float) -> None:
@@ -78,21 +65,6 @@ def wait_alerts_resolved(box: Sandbox, bound: float) -> None:
             break
         time.sleep(5)  # bounded poll: Prometheus' rules resolve on their own evaluation interval
     assert not firing, f"alerts still firing {bound:.0f} s after the heal: {firing}"
-
-
-def describe(run: Run) -> str:
-    """Say which checks failed and why, in the words of the record, for the assertion message."""
-    record = run.record
-    lines = [
-        f"verdict {record.get('verdict')}, exit code {run.returncode}, {run.seconds:.1f} s, report {run.folder}",
-        *[f"  reason: {reason}" for reason in record.get("verdict_reasons", [])],
-    ]
-    bad = [c for c in record.get("checks", []) if c.get("outcome") in BAD]
-    lines += [f"  {c['id']} ({c['outcome']}, {c.get('severity', '?')}): {c.get('summary', '')}" for c in bad]
-    if not bad:
-        # No check to blame (a crash, a usage error): the output is the only evidence.
-        lines.append(run.output[-3000:])
-    return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")

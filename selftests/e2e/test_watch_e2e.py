@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from sandboxrun import ROOT, Sandbox, wait_for
+from sandboxrun import Sandbox, wait_for
 
 # The rollback self-test's bound on the decision, in seconds after the deploy, of a 2-minute
 # window. Measured 2026-11-29 on 2 cores, 8 runs: decided 10.7-17.7 s after the deploy, at
@@ -73,20 +71,8 @@ def test_healthy_watch_succeeds_after_the_window_closes_not_before(box: Sandbox,
 
 
 def test_an_interrupted_watch_leaves_an_incomplete_record(box: Sandbox, tmp_path: Path):
-    cmd = [sys.executable, "-m", "pytest", "-m", "first15", "--env", "local", f"--reports-dir={tmp_path}", "-q"]
-    cmd += ["--watch", "2m", "--watch-interval", "2s"]
-    # SIGINT back to its default in the child: a test run started in the background of a shell
-    # (`make test &`, CI harnesses) inherits SIGINT ignored, and Python then never raises
-    # KeyboardInterrupt; the Ctrl-C would be lost and the watch run its whole window.
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=box.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    # start_suite gives the child SIGINT back: started in a shell's background, it would ignore Ctrl-C.
+    proc = box.start_suite(tmp_path, "-q", "--watch", "2m", "--watch-interval", "2s")
 
     def watching() -> bool:
         for path in (tmp_path / "local").glob("*-first15/record.json"):
@@ -119,15 +105,7 @@ def test_watch_usage_errors_are_one_line(box: Sandbox, tmp_path: Path):
         (["--watch-interval", "5s"], "needs --watch DURATION"),
         (["--watch", "1m", "--watch-traffic", "lots"], "write e.g. 2/s"),
     ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-m", "first15", "--env", "local", f"--reports-dir={tmp_path}", *args],
-            cwd=ROOT,
-            env=box.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        proc = box.refused(tmp_path, *args)
         assert proc.returncode == 4, (args, proc.stdout[-500:], proc.stderr[-500:])
         assert words in proc.stderr, (args, proc.stderr[-500:])
         assert "Traceback" not in proc.stderr

@@ -11,32 +11,18 @@ runs twenty. Every run is its own test, so a false alarm shows how often it came
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from test_no_false_alarms import describe, sandbox_status
 
-from sandboxrun import Sandbox
+from sandboxrun import Sandbox, describe, runs_wanted, sandbox_status
 
 RUNS_VAR = "POSTDEPLOY_WATCH_SOAK_RUNS"
 WINDOW = 30.0  # seconds, counted from the deploy
 ARGS = ("--watch", "30s", "--watch-interval", "3s")
 
 
-def runs_wanted() -> int:
-    """Return the number of watched runs from POSTDEPLOY_WATCH_SOAK_RUNS (default 2)."""
-    raw = os.environ.get(RUNS_VAR, "2")
-    try:
-        runs = int(raw)
-    except ValueError:
-        raise ValueError(f"{RUNS_VAR}={raw!r}: expected a whole number of runs") from None
-    if runs < 1:
-        raise ValueError(f"{RUNS_VAR}={raw!r}: at least one run")
-    return runs
-
-
-@pytest.mark.parametrize("n", range(1, runs_wanted() + 1), ids=lambda n: f"watch-{n:02d}")
+@pytest.mark.parametrize("n", range(1, runs_wanted(RUNS_VAR, 2) + 1), ids=lambda n: f"watch-{n:02d}")
 def test_healthy_watched_run_raises_no_alarm(box: Sandbox, tmp_path: Path, n: int) -> None:
     """A fresh healthy deploy, watched: success at or after the close, nothing decided before it."""
     box.heal()
