@@ -7,12 +7,9 @@ tests share one sandbox (module scope) and run in file order; the last one takes
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ import pytest
 from sandbox.app.router import ROUTES
 from sandbox.common.state import pid_alive
 from sandbox.control.faults import FAULTS
+from sandboxrun import Sandbox, sandbox_env, sandbox_status
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_KEYS = {
@@ -73,45 +71,28 @@ STATE_KEYS |= {"history_seconds", "history_faults"}
 
 
 @dataclass
-class Box:
-    """The sandbox under test and the time its `up` took."""
+class Box(Sandbox):
+    """The sandbox under test (sandboxrun.Sandbox) and the time its `up` took."""
 
-    folder: Path
-    env: dict[str, str]
-    up_seconds: float
-
-    def cli(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "sandbox", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return json.loads((self.folder / "state.json").read_text())
+    up_seconds: float = 0.0
 
     def secret(self, name: str) -> str:
         return (self.folder / "secrets" / name).read_text().strip()
 
     def tls(self) -> ssl.SSLContext:
         """A client context that trusts the sandbox's CA and nothing else."""
-        return ssl.create_default_context(cafile=self.state["ca_file"])
+        return ssl.create_default_context(cafile=self.state()["ca_file"])
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.state["api_url"], timeout=5, verify=self.tls())
+        return httpx.Client(base_url=self.state()["api_url"], timeout=5, verify=self.tls())
 
     def plain(self) -> httpx.Client:
         """The plain HTTP port, redirects not followed."""
-        return httpx.Client(base_url=self.state["http_url"], timeout=5)
+        return httpx.Client(base_url=self.state()["http_url"], timeout=5)
 
     def peer_cert(self, context: ssl.SSLContext | None = None) -> dict[str, Any]:
         """Handshake on a new connection to the HTTPS port; the certificate it presents."""
-        host, port = self.state["api_url"].removeprefix("https://").split(":")
+        host, port = self.state()["api_url"].removeprefix("https://").split(":")
         with (
             socket.create_connection((host, int(port)), timeout=5) as raw,
             (context or self.tls()).wrap_socket(raw, server_hostname=host) as tls,
@@ -122,17 +103,17 @@ class Box:
         with self.api() as api:
             response = api.post(
                 "/api/v1/auth/login",
-                json={"email": self.state["test_user_email"], "password": self.secret("test_user_password")},
+                json={"email": self.state()["test_user_email"], "password": self.secret("test_user_password")},
             )
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 
     def prom(self, promql: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.state['prometheus_url']}/api/v1/query", params={"query": promql}, timeout=5)
+        response = httpx.get(f"{self.state()['prometheus_url']}/api/v1/query", params={"query": promql}, timeout=5)
         return response.json()["data"]["result"]
 
     def status(self) -> dict[str, Any]:
-        return httpx.get(f"{self.state['control_url']}/status", timeout=5).json()
+        return sandbox_status(self)
 
 
 def _up(handle: Box) -> None:
@@ -147,7 +128,7 @@ def _up(handle: Box) -> None:
 @pytest.fixture(scope="module")
 def module_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
     folder = tmp_path_factory.mktemp("sandbox-state")
-    handle = Box(folder, dict(os.environ, POSTDEPLOY_SANDBOX_DIR=str(folder)), 0.0)
+    handle = Box(folder, sandbox_env(folder))
     _up(handle)
     yield handle
     handle.cli("down")  # a no-op when test_down already ran
@@ -163,7 +144,7 @@ def box(module_box: Box) -> Box:
 
 def test_up_is_quick_and_writes_the_state_file(box: Box) -> None:
     assert box.up_seconds < 15
-    state = box.state
+    state = box.state()
     assert set(state) == STATE_KEYS
     assert state["api_url"].startswith("https://127.0.0.1:") and state["http_url"].startswith("http://127.0.0.1:")
     assert Path(state["ca_file"]).is_absolute() and Path(state["ca_file"]).read_text().startswith("-----BEGIN")
@@ -183,11 +164,11 @@ def test_up_again_is_a_no_op(box: Box) -> None:
     again = box.cli("up")
     assert again.returncode == 0, again.stdout
     assert "already up" in again.stdout
-    assert pid_alive(box.state["supervisor_pid"])
+    assert pid_alive(box.state()["supervisor_pid"])
 
 
 def test_every_port_answers(box: Box) -> None:
-    state = box.state
+    state = box.state()
     assert httpx.get(f"{state['api_url']}/api/v1/ping", timeout=5, verify=box.tls()).json() == {"message": "pong"}
     assert httpx.get(f"{state['prometheus_url']}/-/ready", timeout=5).status_code == 200
     assert httpx.get(f"{state['sentry_url']}/api/0/", timeout=5).status_code == 200
@@ -208,14 +189,14 @@ def test_https_validates_with_the_ca_and_fails_without_it(box: Box) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
         box.peer_cert(ssl.create_default_context())  # the system's trust store
     with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{box.state['api_url']}/api/v1/ping", timeout=5)
+        httpx.get(f"{box.state()['api_url']}/api/v1/ping", timeout=5)
     # The name a browser would use works too, against the same CA.
-    localhost = box.state["api_url"].replace("127.0.0.1", "localhost")
+    localhost = box.state()["api_url"].replace("127.0.0.1", "localhost")
     assert httpx.get(f"{localhost}/api/v1/ping", timeout=5, verify=box.tls()).status_code == 200
 
 
 def test_plain_http_redirects_except_metrics_and_forwarded_https(box: Box) -> None:
-    api_url = box.state["api_url"]
+    api_url = box.state()["api_url"]
     with box.plain() as plain:
         for method in ("GET", "POST"):
             moved = plain.request(method, "/api/v1/ping?a=1&b=2")
@@ -229,7 +210,7 @@ def test_plain_http_redirects_except_metrics_and_forwarded_https(box: Box) -> No
         assert proxied.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     # Followed, the redirect lands on the API.
     with httpx.Client(timeout=5, verify=box.tls(), follow_redirects=True) as client:
-        assert client.get(f"{box.state['http_url']}/api/v1/ping").json() == {"message": "pong"}
+        assert client.get(f"{box.state()['http_url']}/api/v1/ping").json() == {"message": "pong"}
 
 
 def test_security_headers_and_cors_over_https(box: Box) -> None:
@@ -299,7 +280,7 @@ def test_health_readiness_and_version_follow_the_contract(box: Box) -> None:
         "table_wallet_balance_snapshot",
         "table_wallet_transaction_event",
     }
-    assert version["version"] == "1.4.2" and version["build"]["commit_sha"] == box.state["expected_commit"]
+    assert version["version"] == "1.4.2" and version["build"]["commit_sha"] == box.state()["expected_commit"]
     assert set(version["build"]) == {"commit_sha", "build_time", "build_number", "build_branch"}
     assert set(version["runtime"]) == {"python_version", "platform"}
     assert root["app"] == "Amani Escrow Backend"
@@ -316,7 +297,7 @@ def test_login_and_authenticated_reads(box: Box) -> None:
             assert set(page) == {"items", "total", "page", "page_size", "has_more"} and page["items"]
         assert api.get("/api/v1/projects").status_code == 403
         assert api.get("/api/v1/projects", headers={"Authorization": "Bearer nope"}).status_code == 401
-        wrong = api.post("/api/v1/auth/login", json={"email": box.state["test_user_email"], "password": "x"})
+        wrong = api.post("/api/v1/auth/login", json={"email": box.state()["test_user_email"], "password": "x"})
         assert wrong.status_code == 401
         assert wrong.json()["error"]["message"] == "Incorrect email or password"
         unverified = api.post(
@@ -340,13 +321,13 @@ def test_prometheus_scrapes_the_app_and_loads_the_rules(box: Box) -> None:
     info = box.prom(f"amani_app_info{{{job}}}")
     assert info and info[0]["metric"]["version"] == "1.4.2"
     assert box.prom(f"db_connections_active{{{job}}}")
-    rules = httpx.get(f"{box.state['prometheus_url']}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    rules = httpx.get(f"{box.state()['prometheus_url']}/api/v1/rules", timeout=5).json()["data"]["groups"]
     assert [group["name"] for group in rules] == ["amani_backend_alerts"]
     assert {rule["name"] for rule in rules[0]["rules"]} >= {"HighErrorRate", "ApplicationDown", "DiskSpaceLow"}
 
 
 def test_sentry_stand_in_lists_issues(box: Box) -> None:
-    state = box.state
+    state = box.state()
     url = f"{state['sentry_url']}/api/0/organizations/{state['sentry_org']}/issues/"
     auth = {"Authorization": f"Bearer {box.secret('sentry_token')}"}
     assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=5).json() == {"detail": "Invalid token"}
@@ -359,7 +340,7 @@ def test_sentry_stand_in_lists_issues(box: Box) -> None:
 
 
 def test_startup_lines_are_logged(box: Box) -> None:
-    lines = [json.loads(line) for line in Path(box.state["log_file"]).read_text().splitlines()]
+    lines = [json.loads(line) for line in Path(box.state()["log_file"]).read_text().splitlines()]
     messages = [line["message"] for line in lines if line["name"] == "app.main"]
     assert "Starting Amani Escrow Backend..." in messages
     assert "Database initialized successfully" in messages
@@ -373,12 +354,12 @@ def test_an_unknown_fault_lists_the_valid_ones(box: Box) -> None:
 
 
 def test_faults_apply_and_heal_redeploys(box: Box) -> None:
-    before = box.state
+    before = box.state()
     old_pid = box.status()["components"]["app"]["pid"]
     for name in ("db_down", "sentry_new_issue", "errors_5xx"):
         result = box.cli("fault", name)
         assert result.returncode == 0, result.stdout
-    assert box.state["faults"] == ["db_down", "sentry_new_issue", "errors_5xx"]
+    assert box.state()["faults"] == ["db_down", "sentry_new_issue", "errors_5xx"]
     token_free = box.api()
     health = token_free.get("/api/v1/health")
     assert health.status_code == 200 and health.json()["status"] == "unhealthy"
@@ -404,7 +385,7 @@ def test_faults_apply_and_heal_redeploys(box: Box) -> None:
     print(f"\nsandbox heal took {heal_seconds:.1f}s")
     assert healed.returncode == 0, healed.stdout
     assert heal_seconds < 15
-    after = box.state
+    after = box.state()
     assert after["faults"] == [] and after["deployed_at"] > before["deployed_at"]
     assert box.status()["components"]["app"]["pid"] != old_pid
     with box.api() as api:
@@ -459,7 +440,7 @@ def test_security_faults_apply_and_heal(box: Box) -> None:
 
 
 def test_down_leaves_no_process_and_no_data(box: Box) -> None:
-    state = box.state
+    state = box.state()
     components = box.status()["components"]
     pids = [
         state["supervisor_pid"],
@@ -483,6 +464,6 @@ def test_up_after_down_starts_clean(box: Box) -> None:
     assert box.status()["ready"] is True
     with box.api() as api:
         assert api.get("/api/v1/health").json()["status"] == "healthy"
-    data_dir = box.state["data_dir"]
+    data_dir = box.state()["data_dir"]
     assert box.cli("down").returncode == 0
     assert not Path(data_dir).exists()
