@@ -6,7 +6,10 @@ Shared by the unit test of the annotation client and the end-to-end exports test
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
@@ -43,3 +46,16 @@ def check_annotation_request(req: dict[str, Any], token: str, deployed_ms: int |
     assert isinstance(body["text"], str) and body["text"].startswith("postdeploy ")
     assert set(body) <= {"time", "timeEnd", "tags", "text", "dashboardUID", "panelId"}
     return body
+
+
+@contextmanager
+def recording() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A Grafana stand-in on 127.0.0.1 that records the requests: (its URL, what it was sent)."""
+    Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", Recorder.seen
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,16 +12,14 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from grafana_recorder import Recorder, check_annotation_request
+from grafana_recorder import check_annotation_request, recording
 from sandbox.common.state import pick_port
 from sandboxrun import ROOT, Sandbox
 
@@ -58,12 +56,8 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def grafana() -> Iterator[tuple[str, list]]:
-    Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", Recorder.seen
-    server.shutdown()
-    server.server_close()
+    with recording() as standin:
+        yield standin
 
 
 def with_env_file(

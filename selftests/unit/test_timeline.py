@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from grafana_recorder import Recorder, check_annotation_request
+from grafana_recorder import check_annotation_request, recording
 from postdeploy import cli
 from postdeploy.config import Budget, Grafana, GrafanaAnnotation, Pushgateway, Slack, load_environment
 from postdeploy.core.errors import TargetError
@@ -166,12 +164,8 @@ def test_pushgateway_exposition_and_verdict_encoding():
 
 @pytest.fixture
 def grafana_standin():
-    Recorder.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", Recorder.seen
-    server.shutdown()
-    server.server_close()
+    with recording() as standin:
+        yield standin
 
 
 def test_grafana_annotation_has_the_documented_shape(grafana_standin):
