@@ -5,6 +5,7 @@ are (postdeploy/pytestplugin/rerun.py). Data we construct, a fake clock, no sand
 from __future__ import annotations
 
 import pytest
+from fakeclock import FakeClock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,17 +18,6 @@ from postdeploy.pytestplugin import rerun
 POLICY = watch.Policy(confirm=2)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def _run(sequence: list[dict[str, Result]], window: float = 60, interval: float = 10) -> watch.Outcome:
     """The watch over `sequence` (one dict of results per evaluation, the last repeated)."""
     clock = FakeClock()
@@ -36,7 +26,7 @@ def _run(sequence: list[dict[str, Result]], window: float = 60, interval: float 
     def probe(now: float) -> dict[str, Result]:
         return sequence[min(next(calls), len(sequence) - 1)]
 
-    return watch.run(probe, POLICY, deployed_at=0, window=window, interval=interval, clock=clock, sleep=clock.sleep)
+    return clock.run(probe, POLICY, window=window, interval=interval)
 
 
 def _major(ok: bool, name: str = "resources") -> dict[str, Result]:
@@ -91,15 +81,7 @@ def test_the_decision_follows_the_streaks(oks: list[bool], confirm: int):
     clock = FakeClock()
     window, interval = 10.0 * (len(oks) - 1), 10.0
     it = iter(oks)
-    out = watch.run(
-        lambda now: _major(next(it)),
-        policy,
-        deployed_at=0,
-        window=window,
-        interval=interval,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    out = clock.run(lambda now: _major(next(it)), policy, window=window, interval=interval)
     streak, first = 0, None
     for i, ok in enumerate(oks):
         streak = 0 if ok else streak + 1
@@ -182,7 +164,7 @@ def test_a_24_hour_watch_keeps_a_record_of_bounded_size():
 
     clock = FakeClock()
     policy = watch.Policy(confirm=3)  # so that the watch runs its whole day
-    out = watch.run(probe, policy, deployed_at=0, window=86_400, interval=10, clock=clock, sleep=clock.sleep)
+    out = clock.run(probe, policy, window=86_400, interval=10)
     assert out.decision == "success" and out.count == 8641
     assert len(out.evaluations) <= watch.KEPT
     kept = {round(e.elapsed) for e in out.evaluations}
@@ -208,6 +190,6 @@ def test_an_evaluation_slower_than_the_interval_says_so():
         clock.sleep(12)  # reading a day of samples
         return _major(True)
 
-    out = watch.run(slow, POLICY, deployed_at=0, window=30, interval=10, clock=clock, sleep=clock.sleep)
+    out = clock.run(slow, POLICY, window=30, interval=10)
     assert out.evaluations[0].took == 12 and out.to_json()["evaluations"][0]["took"] == 12
     assert "(this evaluation took 12s, more than the 10s interval)" in watchview.progress_line(out, out.evaluations[0])

@@ -6,6 +6,7 @@ import math
 import random
 
 import pytest
+from fakeclock import FakeClock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,19 +145,6 @@ def test_a_rate_at_half_the_bound_rarely_rolls_back(seed):
         assert ev.decision != "rollback", (e, n)
 
 
-class FakeClock:
-    def __init__(self, start: float) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_run_stops_at_the_decision_and_keeps_every_evaluation():
     clock = FakeClock(1000.0)
     deployed = 1000.0
@@ -166,14 +154,12 @@ def test_run_stops_at_the_decision_and_keeps_every_evaluation():
         return {"error_rate": err(0.3 * n, n)}
 
     seen = []
-    out = watch.run(
+    out = clock.run(
         probe,
         POLICY,
         deployed_at=deployed,
         window=120,
         interval=10,
-        clock=clock,
-        sleep=clock.sleep,
         on_evaluation=lambda o, ev: seen.append(watchview.progress_line(o, ev)),
     )
     assert out.decision == "rollback" and out.status == "decided"
@@ -188,14 +174,12 @@ def test_run_stops_at_the_decision_and_keeps_every_evaluation():
 
 def test_run_on_healthy_data_ends_at_the_close_not_before():
     clock = FakeClock(2000.0)
-    out = watch.run(
+    out = clock.run(
         lambda now: healthy((now - 2000.0) * 10 + 1),
         POLICY,
         deployed_at=2000.0,
         window=40,
         interval=15,
-        clock=clock,
-        sleep=clock.sleep,
     )
     assert out.decision == "success"
     assert out.decided_after == pytest.approx(40)
@@ -214,14 +198,12 @@ def test_run_interrupted_keeps_what_it_saw():
 
     outcome: list[watch.Outcome] = []
     with pytest.raises(KeyboardInterrupt):
-        watch.run(
+        clock.run(
             probe,
             POLICY,
             deployed_at=0,
             window=60,
             interval=5,
-            clock=clock,
-            sleep=clock.sleep,
             on_evaluation=lambda o, ev: outcome.append(o),
         )
     assert outcome[-1].status == "interrupted" and len(outcome[-1].evaluations) == 2
@@ -230,9 +212,7 @@ def test_run_interrupted_keeps_what_it_saw():
 
 def test_a_watch_started_after_its_window_decides_on_one_evaluation():
     clock = FakeClock(5000.0)
-    out = watch.run(
-        lambda now: healthy(), POLICY, deployed_at=0, window=900, interval=10, clock=clock, sleep=clock.sleep
-    )
+    out = clock.run(lambda now: healthy(), POLICY, deployed_at=0, window=900, interval=10)
     assert out.decision == "success" and len(out.evaluations) == 1 and not clock.slept
 
 
@@ -245,14 +225,12 @@ def test_bad_policies_are_refused():
 
 def test_final_results_agree_with_an_early_rollback_on_few_requests():
     clock = FakeClock(0.0)
-    out = watch.run(
+    out = clock.run(
         lambda now: {"error_rate": err(9, 12), "logs.clean": passed("clean")},
         POLICY,
         deployed_at=0,
         window=120,
         interval=10,
-        clock=clock,
-        sleep=clock.sleep,
     )
     assert out.decision == "rollback"
     final = watch.final_results(out, watchview.ending(out.to_json()))
