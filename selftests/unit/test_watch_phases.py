@@ -193,3 +193,8 @@ def test_an_evaluation_slower_than_the_interval_says_so():
     out = clock.run(slow, POLICY, window=30, interval=10)
     assert out.evaluations[0].took == 12 and out.to_json()["evaluations"][0]["took"] == 12
     assert "(this evaluation took 12s, more than the 10s interval)" in watchview.progress_line(out, out.evaluations[0])
+
+
+def test_a_close_with_nothing_evaluated_is_never_success():
+    ev = watch.evaluate({}, POLICY, at=60, elapsed=60, window=60)
+    assert ev.decision == "issues" and "no watched check could be evaluated" in ev.reasons[0]
